@@ -39,9 +39,7 @@ def work_dir() -> Path:
 
 def warehouse_path() -> Path:
     """The DuckDB warehouse file (embedded default target)."""
-    return Path(
-        os.environ.get("CDW_WAREHOUSE_PATH", data_dir() / "warehouse" / "community.duckdb")
-    ).resolve()
+    return Path(os.environ.get("CDW_WAREHOUSE_PATH", data_dir() / "warehouse" / "community.duckdb")).resolve()
 
 
 def secrets_dir() -> Path:

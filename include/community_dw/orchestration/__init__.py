@@ -1,0 +1,9 @@
+"""Airflow wiring shared by the DAG files.
+
+Only `airflow.sdk` and the light parts of this package are imported at DAG-parse time; every task body
+imports what it needs (pyarrow, Great Expectations, dbt) when it runs.
+"""
+
+from community_dw.orchestration.common import DEFAULT_ARGS, LOCAL_TZ, START_DATE, raw_asset, schedule_for
+
+__all__ = ["DEFAULT_ARGS", "LOCAL_TZ", "START_DATE", "raw_asset", "schedule_for"]

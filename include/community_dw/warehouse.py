@@ -1,0 +1,112 @@
+"""The embedded DuckDB warehouse: connections and the tables ingestion writes.
+
+Raw tables are declared from the contracts (contract column types are valid DuckDB and PostgreSQL
+types), so a new source needs no DDL here. Audit and vault tables are fixed and declared once below.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from community_dw import paths
+from community_dw.contracts import Contract
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import duckdb
+
+SCHEMAS = ("raw", "audit", "vault")
+
+AUDIT_DDL = """
+create table if not exists audit.batch_ledger (
+    source varchar not null,
+    batch_id varchar not null,
+    file varchar,
+    sha256 varchar,
+    status varchar not null,            -- loaded | rejected
+    received_rows bigint,
+    loaded_rows bigint,
+    quarantined_rows bigint,
+    rejected_rows bigint,
+    rejection_rule varchar,
+    rejection_detail varchar,
+    key_fingerprint varchar,
+    run_id varchar,
+    received_at timestamp,
+    recorded_at timestamp not null
+);
+create table if not exists audit.quarantine_index (
+    source varchar not null,
+    batch_id varchar not null,
+    file varchar,
+    source_row integer not null,
+    column_name varchar,
+    reason_code varchar not null,
+    rule varchar not null,
+    recorded_at timestamp not null
+);
+create table if not exists audit.dq_results (
+    run_id varchar,
+    source varchar not null,
+    batch_id varchar not null,
+    expectation_type varchar not null,
+    column_name varchar,
+    severity varchar not null,
+    reason_code varchar not null,
+    success boolean not null,
+    observed_value varchar,
+    unexpected_count bigint,
+    element_count bigint,
+    validated_at timestamp not null
+);
+create table if not exists vault.identities (
+    domain varchar not null,
+    pseudonym varchar not null,
+    original_value varchar not null,
+    first_batch_id varchar not null,
+    first_seen_at timestamp not null
+);
+"""
+
+
+def connect(path: Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    target = path or paths.warehouse_path()
+    if not read_only:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(target), read_only=read_only)
+
+
+@contextmanager
+def connection(path: Path | None = None, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(path, read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def raw_columns_ddl(contract: Contract) -> str:
+    columns = [f"    {c.name} {c.data_type}" for c in contract.columns]
+    columns += [
+        "    _batch_id varchar not null",
+        "    _source_row integer not null",
+        "    _loaded_at timestamp not null",
+    ]
+    return ",\n".join(columns)
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
+    """Create schemas, audit and vault tables, and the source's raw and quarantine tables if missing."""
+    for schema in SCHEMAS:
+        con.execute(f"create schema if not exists {schema}")
+    con.execute(AUDIT_DDL)
+    body = raw_columns_ddl(contract)
+    con.execute(f"create table if not exists raw.{contract.name} (\n{body}\n)")
+    con.execute(
+        f"create table if not exists raw.{contract.name}_quarantine (\n{body},\n    _reasons varchar not null\n)"
+    )
