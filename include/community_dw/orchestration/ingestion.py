@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import chain, task, task_group
+from airflow.sdk import chain, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from community_dw.contracts import get_contract
@@ -27,37 +27,34 @@ def _fail_fast_on_rejection(func, *args, **kwargs):
 def file_drop_ingestion(source: str, delivery_timeout: timedelta = timedelta(hours=6)):
     """wait_for_delivery >> land_batch >> validate_batch >> load_batch for a file-drop source."""
     contract = get_contract(source)
+    @task.sensor(task_id="wait_for_delivery", poke_interval=300, timeout=delivery_timeout.total_seconds(),
+                 mode="reschedule")
+    def wait_for_delivery(data_interval_start=None) -> bool:
+        from community_dw.landing import delivery_ready
 
-    @task_group(group_id=f"ingest_{source}")
-    def ingest():
-        @task.sensor(task_id="wait_for_delivery", poke_interval=300, timeout=delivery_timeout.total_seconds(),
-                     mode="reschedule")
-        def wait_for_delivery(data_interval_start=None) -> bool:
-            from community_dw.landing import delivery_ready
+        return delivery_ready(contract, interval_date(data_interval_start))
 
-            return delivery_ready(contract, interval_date(data_interval_start))
+    @task(task_id="land_batch")
+    def land_batch(data_interval_start=None) -> dict:
+        from community_dw import ingest
 
-        @task(task_id="land_batch")
-        def land_batch(data_interval_start=None) -> dict:
-            from community_dw import ingest
+        return _fail_fast_on_rejection(ingest.land, source, interval_date(data_interval_start)).to_dict()
 
-            return _fail_fast_on_rejection(ingest.land, source, interval_date(data_interval_start)).to_dict()
+    @task(task_id="validate_batch")
+    def validate_batch(landed: dict, run_id=None) -> dict:
+        from community_dw import ingest
+        from community_dw.landing import LandedBatch
 
-        @task(task_id="validate_batch")
-        def validate_batch(landed: dict, run_id=None) -> dict:
-            from community_dw import ingest
-            from community_dw.landing import LandedBatch
+        batch = LandedBatch.from_dict(landed)
+        return _fail_fast_on_rejection(ingest.validate, batch, run_id).to_dict()
 
-            batch = LandedBatch.from_dict(landed)
-            return _fail_fast_on_rejection(ingest.validate, batch, run_id).to_dict()
+    @task(task_id="load_batch", outlets=[raw_asset(source)])
+    def load_batch(validated: dict, run_id=None) -> dict:
+        from community_dw import ingest
 
-        @task(task_id="load_batch", outlets=[raw_asset(source)])
-        def load_batch(validated: dict, run_id=None) -> dict:
-            from community_dw import ingest
+        return ingest.load(ingest.ValidatedBatch.from_dict(validated), run_id)
 
-            return ingest.load(ingest.ValidatedBatch.from_dict(validated), run_id)
+    landed = land_batch()
+    chain(wait_for_delivery(), landed, load_batch(validate_batch(landed)))
 
-        landed = land_batch()
-        chain(wait_for_delivery(), landed, load_batch(validate_batch(landed)))
-
-    return ingest()
+    return landed

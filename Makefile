@@ -1,0 +1,52 @@
+# community-dw: the two commands are `make demo` and `make test`. Both create or update .venv from the
+# exact pins in requirements.txt first (uv when it is on PATH, else pip).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test lint unit airflow lock manifest clean help
+
+help:
+	@echo "make demo     generate the demo city and run every DAG end to end on DuckDB"
+	@echo "make test     lint + the whole test suite (unit, DAG integrity, end to end)"
+	@echo "make airflow  start Airflow standalone with this repository's DAGs (http://localhost:8080)"
+	@echo "make lock     recompile requirements.txt from requirements.in"
+
+$(INSTALLED): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	if command -v uv >/dev/null 2>&1; then \
+		uv pip install --python $(BIN)/python -r requirements.txt && \
+		uv pip install --python $(BIN)/python --no-deps -e . ; \
+	else \
+		$(BIN)/python -m pip install --quiet -r requirements.txt && \
+		$(BIN)/python -m pip install --quiet --no-deps -e . ; \
+	fi
+	touch $(INSTALLED)
+
+manifest: $(INSTALLED)
+	$(BIN)/cdw dbt-manifest
+
+# The demo may generate a local pseudonymization key (it says so); production sets CDW_PSEUDONYMIZATION_KEY.
+demo: $(INSTALLED)
+	CDW_ALLOW_LOCAL_KEY=1 $(BIN)/cdw demo
+
+lint: $(INSTALLED) manifest
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	CDW_WAREHOUSE_PATH=$(CURDIR)/data/lint.duckdb $(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests
+
+unit: $(INSTALLED) manifest
+	$(BIN)/python -m pytest -m "not e2e"
+
+test: lint
+	$(BIN)/python -m pytest
+
+airflow: $(INSTALLED) manifest
+	CDW_ALLOW_LOCAL_KEY=1 $(BIN)/cdw airflow standalone
+
+lock:
+	$(BIN)/uv pip compile requirements.in -o requirements.txt --python-version 3.11
+
+clean:
+	rm -rf data .airflow dbt_project/target dbt_project/logs

@@ -1,0 +1,56 @@
+"""Run dbt from Python: build the manifest Cosmos renders from, and invoke commands for the CLI/tests.
+
+dbt is imported inside the functions: it is heavy (~3 s) and must never load at DAG-parse time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from community_dw import paths
+
+MANIFEST_PATH = paths.DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+def dbt_env() -> dict[str, str]:
+    """Environment dbt needs: the warehouse file and the target (defaults: embedded DuckDB)."""
+    return {
+        "CDW_WAREHOUSE_PATH": str(paths.warehouse_path()),
+        "CDW_DBT_TARGET": os.environ.get("CDW_DBT_TARGET", "duckdb"),
+    }
+
+
+def invoke(args: list[str]) -> None:
+    """Run one dbt command in this process; raise with dbt's own message when it fails."""
+    from dbt.cli.main import dbtRunner
+
+    for key, value in dbt_env().items():
+        os.environ.setdefault(key, value)
+    result = dbtRunner().invoke(
+        [*args, "--project-dir", str(paths.DBT_PROJECT_DIR), "--profiles-dir", str(paths.DBT_PROJECT_DIR)]
+    )
+    if not result.success:
+        raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception or 'see the dbt log above'}")
+
+
+def _project_files() -> list[Path]:
+    folders = ("models", "macros", "seeds", "tests", "snapshots")
+    files = [paths.DBT_PROJECT_DIR / "dbt_project.yml"]
+    for folder in folders:
+        files.extend(p for p in (paths.DBT_PROJECT_DIR / folder).rglob("*") if p.is_file())
+    return files
+
+
+def manifest_is_stale() -> bool:
+    if not MANIFEST_PATH.exists():
+        return True
+    built = MANIFEST_PATH.stat().st_mtime
+    return any(p.stat().st_mtime > built for p in _project_files())
+
+
+def build_manifest(force: bool = False) -> Path:
+    """`dbt parse` into target/manifest.json when the project changed since the last build."""
+    if force or manifest_is_stale():
+        invoke(["parse", "--quiet"])
+    return MANIFEST_PATH

@@ -1,0 +1,33 @@
+"""Cosmos configuration for running the dbt project as Airflow tasks.
+
+Rendered from the prebuilt manifest (`cdw dbt-manifest`, run by `make`), so parsing the DAG never
+starts dbt; models run through dbt's Python runner in the worker, with tests after each model.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+
+from community_dw import paths
+from community_dw.dbt_runner import MANIFEST_PATH, dbt_env
+
+PROJECT_CONFIG = ProjectConfig(
+    dbt_project_path=paths.DBT_PROJECT_DIR,
+    manifest_path=MANIFEST_PATH,
+    env_vars=dbt_env(),
+)
+PROFILE_CONFIG = ProfileConfig(
+    profile_name="community_dw",
+    target_name=os.environ.get("CDW_DBT_TARGET", "duckdb"),
+    profiles_yml_filepath=paths.DBT_PROJECT_DIR / "profiles.yml",
+)
+RENDER_CONFIG = RenderConfig(
+    load_method=LoadMode.DBT_MANIFEST,
+    test_behavior=TestBehavior.AFTER_EACH,
+    # Cosmos' own dataset URIs cannot describe a Unix-socket PostgreSQL; ingestion DAGs own the Assets.
+    emit_datasets=False,
+)
+EXECUTION_CONFIG = ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER)

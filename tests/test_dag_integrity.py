@@ -1,0 +1,100 @@
+"""Every DAG file imports cleanly, is owned, tagged and retried, has no cycles and parses fast.
+
+Parse time is measured in a fresh interpreter that has already imported Airflow (as the DAG processor
+has), and the same interpreter reports whether Great Expectations or dbt were imported by the parse.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from community_dw import paths
+
+DAG_FILES = sorted(p for p in paths.DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
+PARSE_BUDGET_SECONDS = {"build_warehouse.py": 2.0}
+DEFAULT_BUDGET_SECONDS = 1.0
+
+_PROBE = r"""
+import json, sys, time
+import airflow.sdk  # the DAG processor has Airflow imported already
+from airflow.dag_processing.dagbag import DagBag
+path = sys.argv[1]
+started = time.perf_counter()
+bag = DagBag(dag_folder=path, safe_mode=False)
+seconds = time.perf_counter() - started
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("great_expectations", "dbt"))
+print(json.dumps({"seconds": seconds, "dags": sorted(bag.dags), "errors": {k: str(v) for k, v in bag.import_errors.items()}, "heavy": heavy}))
+"""
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_db, dbt_manifest):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(paths.DAGS_DIR))
+
+
+def test_every_dag_file_is_found():
+    assert {p.name for p in DAG_FILES} >= {"ingest_population_registry.py", "build_warehouse.py"}
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=[p.stem for p in DAG_FILES])
+def test_dag_file_parses_fast_without_heavy_imports(dag_file, dbt_manifest):
+    probe = subprocess.run([sys.executable, "-c", _PROBE, str(dag_file)], capture_output=True, text=True)
+    assert probe.returncode == 0, f"parsing {dag_file.name} crashed:\n{probe.stderr[-3000:]}"
+    report = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert report["errors"] == {}, f"{dag_file.name} failed to import: {report['errors']}"
+    assert report["dags"], f"{dag_file.name} defines no DAG"
+    budget = PARSE_BUDGET_SECONDS.get(dag_file.name, DEFAULT_BUDGET_SECONDS)
+    assert report["seconds"] < budget, f"{dag_file.name} took {report['seconds']:.2f}s to parse (budget {budget}s)"
+    assert report["heavy"] == [], f"{dag_file.name} imported heavy modules at parse time: {report['heavy'][:5]}"
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+
+
+def _has_cycle(dag) -> bool:
+    state: dict[str, int] = {}
+
+    def visit(task_id: str) -> bool:
+        if state.get(task_id) == 1:
+            return True
+        if state.get(task_id) == 2:
+            return False
+        state[task_id] = 1
+        if any(visit(d) for d in dag.get_task(task_id).downstream_task_ids):
+            return True
+        state[task_id] = 2
+        return False
+
+    return any(visit(t) for t in dag.task_ids)
+
+
+def test_dags_are_owned_tagged_retried_and_acyclic(dagbag):
+    assert dagbag.dags, "no DAGs loaded"
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.tags, f"{dag_id} has no tags"
+        assert not _has_cycle(dag), f"{dag_id} has a cycle"
+        for task in dag.tasks:
+            assert task.owner and task.owner != "airflow", f"{dag_id}.{task.task_id} has no owner"
+            assert task.retries >= 1, f"{dag_id}.{task.task_id} has retries={task.retries}"
+
+
+def test_build_warehouse_is_scheduled_on_the_raw_assets(dagbag):
+    condition = dagbag.dags["build_warehouse"].timetable.asset_condition
+    scheduled_on = {asset.name for asset in condition.objects}
+    assert "raw.population_registry" in scheduled_on
+
+
+def test_ingestion_dags_emit_their_raw_asset(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        if not dag_id.startswith("ingest_"):
+            continue
+        source = dag_id.removeprefix("ingest_")
+        outlets = {o.name for task in dag.tasks for o in task.outlets}
+        assert outlets == {f"raw.{source}"}, f"{dag_id} emits {outlets}"

@@ -1,0 +1,372 @@
+"""The dbt project builds on DuckDB and on PostgreSQL, and what it builds is right.
+
+A tiny raw population register (two snapshot batches, a duplicate resident, ages on band edges) is
+loaded into a fresh warehouse of each engine; `dbt build` (models, seeds, unit and data tests) runs on a
+copy of the project whose reference seed is a small fixture, with `k_person` lowered so that the
+fixture has both published and suppressed cells. The expected results are computed here in Python,
+independently of the SQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+CONTRACT = DBT_PROJECT_DIR / "models" / "sources" / "population_registry.yml"
+BATCH_COLUMNS = {"_batch_id": "varchar", "_source_row": "integer", "_loaded_at": "timestamp"}
+
+K = 3  # k_person for the test build
+OLD, NEW = date(2026, 11, 24), date(2026, 11, 25)
+COMMUNITY_A, COMMUNITY_B = "110105001001", "110105001002"
+
+SEED_CSV = """\
+district_code,district_name,street_code,street_name,community_code,community_name,grid_code,grid_name,grid_weight
+110105,朝阳区,110105001,建外街道,110105001001,永安里社区,110105001001001,第一网格,0.5
+110105,朝阳区,110105001,建外街道,110105001001,永安里社区,110105001001002,第二网格,0.5
+110105,朝阳区,110105001,建外街道,110105001002,光华里社区,110105001002001,第一网格,1
+"""
+
+Query = Callable[[str], list[tuple]]
+
+pytestmark = pytest.mark.slow
+
+
+def pid(text: str) -> str:
+    """A 64-hex stand-in for a keyed pseudonym."""
+    return sha256(text.encode()).hexdigest()
+
+
+# --- the fixture register -------------------------------------------------------------------------
+
+
+def _person(key, batch, row, birth, *, sex="1", status="1", community=COMMUNITY_A, household=None,
+            residence="1", special="", updated=datetime(2026, 11, 20, 9, 0)) -> dict[str, Any]:  # fmt: skip
+    return {
+        "resident_id": pid(f"resident:{key}"),
+        "name": pid(f"name:{key}"),
+        "sex": sex,
+        "birth_date": birth,
+        "ethnicity": "01",
+        "phone": pid(f"phone:{key}"),
+        "household_id": pid(f"household:{household or key}"),
+        "relation_to_head": "02",
+        "residence_type": residence,
+        "community_code": community,
+        "grid_code": community + "001",
+        "address_detail": pid(f"address:{key}"),
+        "move_in_date": date(2020, 1, 1),
+        "status": status,
+        "special_groups": special,
+        "updated_at": updated,
+        "id_birth_date": birth,
+        "id_sex": sex if sex in ("1", "2") else "1",
+        "id_region_code": "110105",
+        "id_checksum_valid": True,
+        "name_display": "张*",
+        "_batch_id": f"population_registry/{batch.isoformat()}",
+        "_source_row": row,
+        "_loaded_at": datetime.combine(batch, datetime.min.time()).replace(hour=2),
+    }
+
+
+def register_rows() -> list[dict[str, Any]]:
+    old = [  # the previous day's full snapshot: must be ignored entirely
+        _person("edge14", OLD, 1, date(1990, 1, 1), community=COMMUNITY_B),
+        _person("gone", OLD, 2, date(1970, 5, 5)),  # only in the old batch
+    ]
+    new = [
+        # ages on the day before, on and after band edges (snapshot date 2026-11-25)
+        _person("edge14", NEW, 1, date(2011, 11, 26)),
+        _person("edge15", NEW, 2, date(2011, 11, 25)),
+        _person("edge24", NEW, 3, date(2001, 11, 26), sex="2"),
+        _person("edge25", NEW, 4, date(2001, 11, 25), sex="2"),
+        _person("edge84", NEW, 5, date(1941, 11, 26), special="elderly_alone;disabled"),
+        _person("edge85", NEW, 6, date(1941, 11, 25), sex="2", special="elderly_alone"),
+        _person("newborn", NEW, 7, date(2026, 11, 25), household="edge25"),
+        # four women aged 25-34 in two households in community B: count published, households withheld
+        *[
+            _person(f"w{i}", NEW, 10 + i, date(1995, 3, 1 + i), sex="2", community=COMMUNITY_B,
+                    household=f"hw{i % 2}")
+            for i in range(4)
+        ],
+        # a cell of exactly k floating men aged 35-44 in community B
+        *[
+            _person(f"m{i}", NEW, 20 + i, date(1985, 6, 1), community=COMMUNITY_B, residence="2")
+            for i in range(3)
+        ],
+        # not present: moved out and deceased
+        _person("moved", NEW, 30, date(1980, 1, 1), status="2"),
+        _person("dead", NEW, 31, date(1930, 1, 1), status="3"),
+        # the same resident twice in one batch: the row updated last wins (present, community B)
+        _person("dup", NEW, 40, date(1960, 1, 1), status="2", updated=datetime(2026, 11, 1)),
+        _person("dup", NEW, 41, date(1960, 1, 1), community=COMMUNITY_B, updated=datetime(2026, 11, 21)),
+    ]
+    return old + new
+
+
+EXPECTED_BANDS = {
+    pid("resident:edge14"): (14, "0-14"),
+    pid("resident:edge15"): (15, "15-24"),
+    pid("resident:edge24"): (24, "15-24"),
+    pid("resident:edge25"): (25, "25-34"),
+    pid("resident:edge84"): (84, "75-84"),
+    pid("resident:edge85"): (85, "85+"),
+    pid("resident:newborn"): (0, "0-14"),
+}
+
+SEX = {"1": "male", "2": "female"}
+RESIDENCE = {"1": "registered", "2": "floating", "3": "overseas"}
+BANDS = [(15, "0-14"), (25, "15-24"), (35, "25-34"), (45, "35-44"), (55, "45-54"), (65, "55-64"),
+         (75, "65-74"), (85, "75-84")]  # fmt: skip
+
+
+def _age(birth: date, on: date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def _band(age: int) -> str:
+    return next((band for limit, band in BANDS if age < limit), "85+")
+
+
+def expected_staging(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The latest batch, one row per resident (last updated wins)."""
+    latest = max(r["_batch_id"] for r in rows)
+    current: dict[str, dict[str, Any]] = {}
+    for r in sorted(
+        (r for r in rows if r["_batch_id"] == latest), key=lambda r: (r["updated_at"], r["_source_row"])
+    ):
+        current[r["resident_id"]] = r
+    return current
+
+
+def expected_cells(rows: list[dict[str, Any]]) -> dict[tuple, tuple[int, int]]:
+    """(community, age band, sex, residence type) -> (residents, distinct households), present only."""
+    residents: Counter = Counter()
+    households: dict[tuple, set] = {}
+    for r in expected_staging(rows).values():
+        if r["status"] != "1":
+            continue
+        cell = (
+            r["community_code"],
+            _band(_age(r["birth_date"], NEW)),
+            SEX.get(r["sex"], "unknown"),
+            RESIDENCE.get(r["residence_type"], "unknown"),
+        )
+        residents[cell] += 1
+        households.setdefault(cell, set()).add(r["household_id"])
+    return {cell: (n, len(households[cell])) for cell, n in residents.items()}
+
+
+# --- loading the raw table -----------------------------------------------------------------------
+
+
+def raw_columns() -> dict[str, str]:
+    """Columns of raw.population_registry as the contract declares them, plus the batch columns."""
+    document = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    table = document["sources"][0]["tables"][0]
+    return {c["name"]: c["data_type"] for c in table["columns"]} | BATCH_COLUMNS
+
+
+def load_raw(conn, placeholder: str) -> None:
+    """Create raw.population_registry on a DB-API connection and insert the fixture register."""
+    columns = raw_columns()
+    cur = conn.cursor()
+    cur.execute("create schema if not exists raw")
+    cur.execute(
+        "create table raw.population_registry ("
+        + ", ".join(f"{name} {dtype}" for name, dtype in columns.items())
+        + ")"
+    )
+    cur.executemany(
+        f"insert into raw.population_registry ({', '.join(columns)}) "
+        f"values ({', '.join([placeholder] * len(columns))})",
+        [tuple(row.get(name) for name in columns) for row in register_rows()],
+    )
+    conn.commit()
+
+
+# --- running dbt ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory) -> Path:
+    """The dbt project copied to a temp dir with the fixture seed (the real target/ stays untouched)."""
+    copy = tmp_path_factory.mktemp("dbt") / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, copy, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    (copy / "seeds").mkdir(exist_ok=True)
+    (copy / "seeds" / "ref_divisions.csv").write_text(SEED_CSV, encoding="utf-8")
+    return copy
+
+
+def run_dbt(project: Path, env: dict[str, str], *args: str) -> None:
+    """Run dbt in-process with the given environment; fail with the failing nodes' messages."""
+    from dbt.cli.main import dbtRunner
+
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        result = dbtRunner().invoke(
+            [*args, "--project-dir", str(project), "--profiles-dir", str(project), "--vars", f"{{k_person: {K}}}"]
+        )
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    failures = [
+        f"{r.node.unique_id}: {r.status} {r.message}"
+        for r in (result.result or [])
+        if str(r.status) not in ("success", "pass", "warn")
+    ]
+    assert result.success, f"dbt {' '.join(args)} failed: {result.exception or failures}"
+
+
+@pytest.fixture(scope="module")
+def duckdb_warehouse(project_copy, tmp_path_factory) -> Iterator[Query]:
+    import duckdb
+
+    path = tmp_path_factory.mktemp("duckdb") / "community.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        load_raw(conn, "?")
+    run_dbt(project_copy, {"CDW_WAREHOUSE_PATH": str(path)}, "build", "--target", "duckdb")
+
+    def query(sql: str) -> list[tuple]:
+        with duckdb.connect(str(path)) as conn:
+            return conn.execute(sql).fetchall()
+
+    yield query
+
+
+@pytest.fixture(scope="module")
+def postgres_warehouse(project_copy) -> Iterator[Query]:
+    from pg import drop_database, fresh_database, postgres_server
+
+    db = fresh_database(postgres_server(), "cdw_dbt")
+    try:
+        conn = db.connect()
+        try:
+            load_raw(conn, "%s")
+        finally:
+            conn.close()
+        run_dbt(project_copy, db.dbt_env(), "build", "--target", "postgres")
+
+        def query(sql: str) -> list[tuple]:
+            conn = db.connect()
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(sql)
+                    return cur.fetchall()
+            finally:
+                conn.close()
+
+        yield query
+    finally:
+        drop_database(db)
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def warehouse(request) -> Query:
+    return request.getfixturevalue(f"{request.param}_warehouse")
+
+
+# --- what the build must produce -----------------------------------------------------------------
+
+
+def test_staging_keeps_latest_batch_one_row_per_resident(warehouse: Query) -> None:
+    rows = warehouse(
+        "select resident_pid, _batch_id, snapshot_date, status, community_code"
+        " from staging.stg_population_registry"
+    )
+    expected = expected_staging(register_rows())
+    assert sorted(r[0] for r in rows) == sorted(expected), "one row per resident of the latest batch"
+    assert {(r[1], r[2]) for r in rows} == {(f"population_registry/{NEW.isoformat()}", NEW)}
+    by_pid = {r[0]: r for r in rows}
+    assert pid("resident:gone") not in by_pid
+    assert by_pid[pid("resident:dup")][3:] == ("present", COMMUNITY_B), "the row updated last wins"
+
+
+def test_age_bands_on_edges(warehouse: Query) -> None:
+    rows = warehouse("select resident_pid, age, age_band from staging.stg_population_registry")
+    observed = {r[0]: (r[1], r[2]) for r in rows if r[0] in EXPECTED_BANDS}
+    assert observed == EXPECTED_BANDS
+
+
+def test_special_group_flags(warehouse: Query) -> None:
+    rows = warehouse(
+        "select resident_pid, is_elderly_alone, is_disabled, is_low_income from staging.stg_population_registry"
+    )
+    flags = {r[0]: tuple(r[1:]) for r in rows}
+    assert flags[pid("resident:edge84")] == (True, True, False)
+    assert flags[pid("resident:edge85")] == (True, False, False)
+    assert flags[pid("resident:edge14")] == (False, False, False)
+
+
+def test_profile_suppresses_small_cells_and_accounts_for_everyone(warehouse: Query) -> None:
+    profile = warehouse(
+        "select community_code, age_band, sex, residence_type, resident_count, household_count,"
+        " is_suppressed, is_household_count_suppressed, community_name, street_code"
+        " from marts.community_population_profile"
+    )
+    exact = {
+        tuple(r[:4]): r[4]
+        for r in warehouse(
+            "select community_code, age_band, sex, residence_type, resident_count"
+            " from intermediate.int_population_profile_counts"
+        )
+    }
+    cells = expected_cells(register_rows())
+    assert {tuple(r[:4]) for r in profile} == set(cells)
+    assert exact == {cell: n for cell, (n, _) in cells.items()}
+
+    for row in profile:
+        cell, (n, households) = tuple(row[:4]), cells[tuple(row[:4])]
+        published, published_households, suppressed, households_suppressed = row[4:8]
+        assert suppressed is (n < K), cell
+        assert published == (None if n < K else n), cell
+        assert households_suppressed is (households < K), cell
+        assert published_households == (None if households < K else households), cell
+        assert row[8] in ("永安里社区", "光华里社区") and row[9] == "110105001"
+
+    # Published counts plus the true counts of the withheld cells are all present residents.
+    present = warehouse("select count(*) from staging.stg_population_registry where is_present")[0][0]
+    total = sum(r[4] for r in profile if not r[6]) + sum(exact[tuple(r[:4])] for r in profile if r[6])
+    assert total == present == sum(n for n, _ in cells.values())
+    # The fixture exercises both sides of the threshold, exactly k included.
+    assert {r[6] for r in profile} == {True, False}
+    assert (COMMUNITY_B, "35-44", "male", "floating") in {tuple(r[:4]) for r in profile if r[4] == K}
+    assert any(r[4] is not None and r[5] is None for r in profile), "a household count suppressed alone"
+
+
+def test_every_model_column_is_documented_and_classified(duckdb_warehouse, project_copy: Path) -> None:
+    import json
+
+    manifest = json.loads((project_copy / "target" / "manifest.json").read_text(encoding="utf-8"))
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert models
+    problems = []
+    for node in models:
+        relation = f"{node['schema']}.{node['alias']}"
+        built = [r[0] for r in duckdb_warehouse(f"select column_name from information_schema.columns "
+                                                f"where table_schema = '{node['schema']}' "
+                                                f"and table_name = '{node['alias']}' order by ordinal_position")]  # fmt: skip
+        if not node["description"].strip():
+            problems.append(f"{relation}: no description")
+        if list(node["columns"]) != built:
+            problems.append(f"{relation}: YAML columns {list(node['columns'])} != built {built}")
+        for name, column in node["columns"].items():
+            if not column["description"].strip():
+                problems.append(f"{relation}.{name}: no description")
+            if column["meta"].get("privacy") not in ("direct", "quasi", "sensitive", "none"):
+                problems.append(f"{relation}.{name}: meta.privacy missing or invalid")
+    assert not problems, "\n".join(problems)
