@@ -32,6 +32,7 @@ demo: $(INSTALLED)
 	CDW_ALLOW_LOCAL_KEY=1 $(BIN)/cdw demo
 
 lint: $(INSTALLED) manifest
+	mkdir -p data
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	CDW_WAREHOUSE_PATH=$(CURDIR)/data/lint.duckdb $(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests

@@ -20,6 +20,7 @@ import functools
 import os
 import secrets
 import tempfile
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -93,10 +94,12 @@ def postgres_server() -> PgParams:
     if url:
         return _parse_url(url)
 
-    import pgserver
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR is not set
+        import pgserver
 
-    pgdata = Path(tempfile.mkdtemp(prefix="cdwpg-", dir="/tmp")) / "data"
-    _SERVER = pgserver.get_server(pgdata, cleanup_mode="delete")
+        pgdata = Path(tempfile.mkdtemp(prefix="cdwpg-", dir="/tmp"))
+        _SERVER = pgserver.get_server(pgdata, cleanup_mode="delete")
     info = _SERVER.get_postmaster_info()
     return PgParams(
         host=str(info.socket_dir),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
 from community_dw import paths
 from community_dw.dbt_runner import MANIFEST_PATH, dbt_env
@@ -29,5 +29,10 @@ RENDER_CONFIG = RenderConfig(
     test_behavior=TestBehavior.AFTER_EACH,
     # Cosmos' own dataset URIs cannot describe a Unix-socket PostgreSQL; ingestion DAGs own the Assets.
     emit_datasets=False,
+    # A test reading several models (totals checks, seed relationships) runs after all of them.
+    should_detach_multiple_parents_tests=True,
 )
-EXECUTION_CONFIG = ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER)
+EXECUTION_CONFIG = ExecutionConfig(
+    invocation_mode=InvocationMode.DBT_RUNNER,
+    test_indirect_selection=TestIndirectSelection.CAUTIOUS,
+)

@@ -1,0 +1,46 @@
+{#- Exact (unsuppressed) counts of present residents at the grain of community_population_profile.
+    Engineers only: small cells are still visible here. -#}
+with
+
+residents as (
+
+    select * from {{ ref('stg_population_registry') }}
+
+),
+
+present as (
+
+    select
+        community_code,
+        snapshot_date,
+        age_band,
+        sex,
+        residence_type,
+        resident_pid,
+        household_pid
+    from residents
+    where is_present
+
+),
+
+final as (
+
+    select
+        community_code,
+        snapshot_date,
+        age_band,
+        sex,
+        residence_type,
+        {{ dbt.cast('count(*)', dbt.type_bigint()) }} as resident_count,
+        {{ dbt.cast('count(distinct household_pid)', dbt.type_bigint()) }} as household_count
+    from present
+    group by
+        community_code,
+        snapshot_date,
+        age_band,
+        sex,
+        residence_type
+
+)
+
+select * from final
