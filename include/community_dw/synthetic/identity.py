@@ -104,6 +104,16 @@ def _valid_years(code: str) -> np.ndarray:
     return years
 
 
+def valid_in_year(codes: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """Whether each 6-digit region code (int) existed in stdnum's table in the matching birth year."""
+    out = np.zeros(len(codes), dtype=bool)
+    index = np.clip(years, FIRST_YEAR, LAST_YEAR) - FIRST_YEAR
+    for code in distinct(codes).tolist():
+        these = codes == code
+        out[these] = _valid_years(f"{code:06d}")[index[these]]
+    return out
+
+
 def check_digits(body17: np.ndarray) -> np.ndarray:
     """GB 11643 check characters for an int64 array of 17-digit ID bodies."""
     digits = np.empty((len(body17), 17), dtype=np.int64)
@@ -189,10 +199,12 @@ def phone_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
     return prefix * 10**8 + rng.integers(0, 10**8, n)
 
 
-def msisdn_hashes(msisdns: np.ndarray, salt: str) -> list[str]:
-    """The carrier's hash of each MSISDN (SHA-256 hex of salt:number): 64 hex characters, stable per device."""
-    prefix = salt.encode() + b":"
-    return [hashlib.sha256(prefix + b"%d" % m).hexdigest() for m in msisdns.tolist()]
+def msisdn_hashes(msisdns: np.ndarray, carriers: list[str]) -> list[str]:
+    """Each carrier's hash of its MSISDNs (SHA-256 hex of "CARRIER:number"): 64 hex characters."""
+    return [
+        hashlib.sha256(f"{c}:{m}".encode()).hexdigest()
+        for c, m in zip(carriers, msisdns.tolist(), strict=True)
+    ]
 
 
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"

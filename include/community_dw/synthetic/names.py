@@ -46,7 +46,9 @@ class NamePool:
             given_female=given(fake.first_name_female),
         )
 
-    def draw(self, rng: np.random.Generator, sexes: np.ndarray, surnames: np.ndarray | None = None) -> np.ndarray:
+    def draw(
+        self, rng: np.random.Generator, sexes: np.ndarray, surnames: np.ndarray | None = None
+    ) -> np.ndarray:
         """Full names for sex codes (1 male, 2 female); `surnames` overrides the surname (e.g. a father's)."""
         n = len(sexes)
         if surnames is None:

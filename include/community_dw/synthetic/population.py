@@ -47,7 +47,7 @@ TEMPLATES: tuple[tuple[int, float, tuple[int, ...]], ...] = (
     (5, 0.30, (HEAD, SPOUSE, CHILD, PARENT, PARENT)),
 )
 SIZE_PROBS = np.array([0.25, 0.31, 0.25, 0.12, 0.07])
-RESIDENCE_PROBS = np.array([0.70, 0.28, 0.02])  # 1 registered, 2 floating, 3 overseas
+RESIDENCE_PROBS = np.array([0.73, 0.25, 0.02])  # 1 registered, 2 floating, 3 overseas
 ETHNICITIES = np.array(["01", "22", "03", "15", "06", "08", "11", "12", "02", "09", "04", "05", "10"])
 ETHNICITY_PROBS = np.array([0.975, 0.004, 0.004, 0.003, 0.003, 0.002, 0.002, 0.002, 0.001,
                             0.001, 0.001, 0.001, 0.001])  # fmt: skip
@@ -176,7 +176,9 @@ def build_households(
     has_other = np.array([OTHER in t[2] for t in TEMPLATES])[template]
     residence[has_other & (residence == 1) & (rng.random(h) < 0.7)] = 2  # roommates are mostly floating
     head_age = _head_ages(rng, template)
-    head_male = np.where(sizes == 1, rng.random(h) < np.where(head_age >= 65, 0.4, 0.55), rng.random(h) < 0.75)
+    head_male = np.where(
+        sizes == 1, rng.random(h) < np.where(head_age >= 65, 0.4, 0.55), rng.random(h) < 0.75
+    )
     ethnicity = ETHNICITIES[_pick(rng, ETHNICITY_PROBS, h)]
     household_ids = first_household + np.cumsum(rng.integers(1, 40, h))
 
@@ -226,11 +228,20 @@ def build_households(
         [person_res == 3, person_res == 2],
         [
             np.full(n, identity.CATEGORIES.index("overseas")),
-            np.where(rng.random(n) < 0.25, identity.CATEGORIES.index("zhejiang"), identity.CATEGORIES.index("province")),
+            np.where(
+                rng.random(n) < 0.25,
+                identity.CATEGORIES.index("zhejiang"),
+                identity.CATEGORIES.index("province"),
+            ),
         ],
         default=_pick(rng, np.array([0.72, 0.17, 0.11]), n),
     )
     regions = identity.draw_regions(rng, category, birth_ymd // 10000)
+    # children of floating households were mostly born where their parents come from
+    head_region = regions[starts[hh]]
+    same = child & (person_res == 2) & (rng.random(n) < 0.7)
+    same &= identity.valid_in_year(head_region, birth_ymd // 10000)
+    regions[same] = head_region[same]
     body = identity.make_id_bodies(rng, regions, birth_ymd, sex, taken)
     resident_id = identity.id_strings(body)
 
@@ -244,7 +255,8 @@ def build_households(
     building, unit = rng.integers(1, 41, h), rng.integers(1, 7, h)
     room = rng.integers(1, 19, h) * 100 + rng.integers(1, 5, h)
     hh_address = np.array(
-        [f"{r} {b}幢 {u}单元 {m}室" for r, b, u, m in zip(road, building, unit, room, strict=True)], dtype=object
+        [f"{r} {b}幢 {u}单元 {m}室" for r, b, u, m in zip(road, building, unit, room, strict=True)],
+        dtype=object,
     )
 
     if moved_in_on is not None:
@@ -252,7 +264,10 @@ def build_households(
     else:
         back = np.select(
             [residence == 1, residence == 2],
-            [rng.integers(0, 25 * 365, h), np.minimum(rng.exponential(2 * 365, h), 10 * 365).astype(np.int64)],
+            [
+                rng.integers(0, 25 * 365, h),
+                np.minimum(rng.exponential(2 * 365, h), 10 * 365).astype(np.int64),
+            ],
             default=rng.integers(0, 4 * 365, h),
         )
         hh_move = as_of_d - _days(back + 1)
