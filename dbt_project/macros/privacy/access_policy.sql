@@ -1,0 +1,97 @@
+{#- Who may read what on PostgreSQL: the reviewed access policy, as data.
+
+    Roles are NOLOGIN group roles; people get LOGIN roles that are members of one of them. Schema USAGE
+    is the outer gate (a role without it cannot name anything in the schema); dbt `grants` (per folder
+    in dbt_project.yml) give SELECT on each relation dbt builds, and `grant_loader_schemas` covers the
+    tables the Python loader creates in raw, vault and audit. DuckDB has no roles: there, separation is
+    physical (community_dw.publish writes an analyst file holding only marts and analyst). -#}
+
+{% macro cdw_access_policy() -%}
+    {{- return({
+        'roles': ['cdw_loader', 'cdw_engineer', 'cdw_analyst', 'cdw_grid_worker', 'cdw_auditor', 'cdw_steward'],
+        'dbt_schemas': {
+            'staging': ['cdw_engineer'],
+            'intermediate': ['cdw_engineer'],
+            'snapshots': ['cdw_engineer'],
+            'marts': ['cdw_analyst', 'cdw_engineer'],
+            'analyst': ['cdw_analyst', 'cdw_engineer'],
+            'care': ['cdw_grid_worker'],
+            'audit': ['cdw_auditor', 'cdw_engineer', 'cdw_loader'],
+            'access': ['cdw_auditor', 'cdw_engineer'],
+        },
+        'loader_schemas': {
+            'raw': {'usage': ['cdw_loader', 'cdw_engineer'], 'read': ['cdw_engineer'], 'write': ['cdw_loader']},
+            'vault': {'usage': ['cdw_loader', 'cdw_steward'], 'read': ['cdw_steward'], 'write': ['cdw_loader']},
+            'audit': {'usage': ['cdw_loader', 'cdw_auditor', 'cdw_engineer'], 'read': ['cdw_auditor', 'cdw_engineer'], 'write': ['cdw_loader']},
+        },
+    }) -}}
+{%- endmacro %}
+
+
+{#- on-run-start hook (PostgreSQL; empty elsewhere): create the group roles if missing, create the dbt
+    schemas, and make schema USAGE exactly what the policy says (granted to the listed roles, revoked
+    from every other cdw_ role and from PUBLIC). Idempotent: safe on every run. -#}
+{% macro apply_access_policy() -%}
+    {%- if target.type != 'postgres' -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {%- set policy = cdw_access_policy() %}
+do $$
+begin
+    {%- for role in policy.roles %}
+    if not exists (select from pg_catalog.pg_roles where rolname = '{{ role }}') then
+        create role {{ role }} nologin;
+    end if;
+    {%- endfor %}
+end
+$$;
+    {%- for schema, readers in policy.dbt_schemas.items() %}
+create schema if not exists {{ schema }};
+revoke all on schema {{ schema }} from public;
+        {%- for role in policy.roles %}
+{{ 'grant' if role in readers else 'revoke' }} usage on schema {{ schema }} {{ 'to' if role in readers else 'from' }} {{ role }};
+        {%- endfor %}
+    {%- endfor %}
+{{ grant_loader_schemas() }}
+{%- endmacro %}
+
+
+{#- raw, vault and audit tables are created by the Python loader, not by dbt (the loader owns what it
+    creates; `write` roles get CREATE on the schema). Readers get SELECT on whatever exists and, through
+    default privileges, on tables created later by the role running dbt or by the loader role (when the
+    role running dbt may act for it). Schemas that do not exist yet are left alone. PostgreSQL only. -#}
+{% macro grant_loader_schemas() -%}
+    {%- if target.type != 'postgres' -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {%- set policy = cdw_access_policy() %}
+do $$
+begin
+    {%- for schema, access in policy.loader_schemas.items() %}
+    if exists (select from pg_catalog.pg_namespace where nspname = '{{ schema }}') then
+        revoke all on schema {{ schema }} from public;
+        {%- for role in policy.roles %}
+        {%- if role in access.usage %}
+        grant usage on schema {{ schema }} to {{ role }};
+        {%- elif schema not in policy.dbt_schemas or role not in policy.dbt_schemas[schema] %}
+        revoke all on schema {{ schema }} from {{ role }};
+        revoke all on all tables in schema {{ schema }} from {{ role }};
+        {%- endif %}
+        {%- endfor %}
+        {%- for writer in access.write %}
+        grant create on schema {{ schema }} to {{ writer }};
+        {%- endfor %}
+        {%- for role in access.read %}
+        grant select on all tables in schema {{ schema }} to {{ role }};
+        alter default privileges in schema {{ schema }} grant select on tables to {{ role }};
+            {%- for writer in access.write %}
+        if pg_catalog.pg_has_role(current_user, '{{ writer }}', 'USAGE') then
+            alter default privileges for role {{ writer }} in schema {{ schema }} grant select on tables to {{ role }};
+        end if;
+            {%- endfor %}
+        {%- endfor %}
+    end if;
+    {%- endfor %}
+end
+$$;
+{%- endmacro %}

@@ -1,0 +1,125 @@
+{#- Register against signal, community by community: present residents in the latest register snapshot
+    against the devices the carriers classify as `resident` in the community's grids at night
+    (distinct per night, averaged over the complete nights delivered). Aggregate to aggregate: it joins
+    two community-level aggregates (int_population_profile_counts and int_telecom_night_presence) and
+    never a device or a person row. Residents under var('k_person') and device averages under
+    var('k_device') are withheld, and the ratio with them. -#}
+{%- set k_person = var('k_person') -%}
+{%- set k_device = var('k_device') -%}
+
+with
+
+profile_counts as (
+
+    select * from {{ ref('int_population_profile_counts') }}
+
+),
+
+night_presence as (
+
+    select * from {{ ref('int_telecom_night_presence') }}
+
+),
+
+divisions as (
+
+    select * from {{ ref('ref_divisions') }}
+
+),
+
+communities as (
+
+    select distinct
+        district_code,
+        district_name,
+        street_code,
+        street_name,
+        community_code,
+        community_name
+    from divisions
+
+),
+
+registered as (
+
+    select
+        community_code,
+        max(snapshot_date) as snapshot_date,
+        sum(resident_count) as registered_residents
+    from profile_counts
+    group by community_code
+
+),
+
+nightly as (
+
+    select
+        community_code,
+        count(*) as nights_observed,
+        min(night_date) as first_night,
+        max(night_date) as last_night,
+        avg(resident_devices) as avg_night_resident_devices
+    from night_presence
+    where is_complete_night
+    group by community_code
+
+),
+
+joined as (
+
+    select
+        registered.snapshot_date,
+        nightly.first_night,
+        nightly.last_night,
+        coalesce(registered.community_code, nightly.community_code) as community_code,
+        coalesce(registered.registered_residents, 0) as registered_residents,
+        coalesce(nightly.nights_observed, 0) as nights_observed,
+        coalesce(nightly.avg_night_resident_devices, 0) as avg_night_resident_devices
+    from registered
+    full outer join nightly
+        on registered.community_code = nightly.community_code
+
+),
+
+flagged as (
+
+    select
+        *,
+        {{ is_small_cell('registered_residents', k_person) }} as is_suppressed,
+        {{ is_small_cell('avg_night_resident_devices', k_device) }} as is_device_count_suppressed
+    from joined
+
+),
+
+final as (
+
+    select
+        {{ dbt.cast('communities.district_code', dbt.type_string()) }} as district_code,
+        {{ dbt.cast('communities.district_name', dbt.type_string()) }} as district_name,
+        {{ dbt.cast('communities.street_code', dbt.type_string()) }} as street_code,
+        {{ dbt.cast('communities.street_name', dbt.type_string()) }} as street_name,
+        {{ dbt.cast('flagged.community_code', dbt.type_string()) }} as community_code,
+        {{ dbt.cast('communities.community_name', dbt.type_string()) }} as community_name,
+        cast(flagged.snapshot_date as date) as snapshot_date,
+        {{ dbt.cast(suppress_small_cells('flagged.registered_residents', k_person), dbt.type_bigint()) }}
+            as registered_residents,
+        {{ dbt.cast('flagged.nights_observed', dbt.type_int()) }} as nights_observed,
+        cast(flagged.first_night as date) as first_night,
+        cast(flagged.last_night as date) as last_night,
+        case
+            when not flagged.is_device_count_suppressed
+                then {{ round_float('flagged.avg_night_resident_devices', 1) }}
+        end as avg_night_resident_devices,
+        case
+            when not (flagged.is_suppressed or flagged.is_device_count_suppressed)
+                then {{ safe_ratio('flagged.avg_night_resident_devices', 'flagged.registered_residents', 3) }}
+        end as devices_per_registered_resident,
+        flagged.is_suppressed,
+        flagged.is_device_count_suppressed
+    from flagged
+    left join communities
+        on flagged.community_code = communities.community_code
+
+)
+
+select * from final

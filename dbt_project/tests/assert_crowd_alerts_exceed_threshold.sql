@@ -1,0 +1,67 @@
+{#- Every crowd alert must clear the bar it claims: at least `crowd_alert_min_devices` present (checked
+    on the exact count) and, where the ratio is published, a ratio of at least the factor. Returns one
+    row per violation. -#}
+{%- set min_devices = var('crowd_alert_min_devices') | int -%}
+
+with
+
+alerts as (
+
+    select * from {{ ref('crowd_alerts') }}
+
+),
+
+presence as (
+
+    select * from {{ ref('int_grid_presence_hourly') }}
+
+),
+
+exact_totals as (
+
+    select
+        grid_code,
+        hour_start,
+        'all' as user_type,
+        sum(devices_present) as devices_present
+    from presence
+    group by
+        grid_code,
+        hour_start
+
+    union all
+
+    select
+        grid_code,
+        hour_start,
+        user_type,
+        devices_present
+    from presence
+
+),
+
+final as (
+
+    select
+        alerts.grid_code,
+        alerts.hour_start,
+        alerts.user_type,
+        case
+            when exact_totals.grid_code is null then 'no_presence_behind_alert'
+            when exact_totals.devices_present < {{ min_devices }} then 'below_minimum'
+            else 'below_factor'
+        end as violation
+    from alerts
+    left join exact_totals
+        on
+            alerts.grid_code = exact_totals.grid_code
+            and alerts.hour_start = exact_totals.hour_start
+            and alerts.user_type = exact_totals.user_type
+    where
+        exact_totals.grid_code is null
+        or exact_totals.devices_present < {{ min_devices }}
+        or alerts.excess_ratio < alerts.alert_factor
+
+)
+
+select * from final

@@ -1,0 +1,86 @@
+{#- Flows must explain the change in presence: for every grid and delivered hour whose previous hour
+    was delivered, devices now - devices the hour before = inflow - outflow (carriers give a device
+    one user type per grid). The published mart must also show the exact totals of the cells it does
+    not withhold. Returns one row per violation. -#}
+{%- set k = var('k_device') | int -%}
+
+with
+
+presence as (
+
+    select * from {{ ref('int_grid_presence_hourly') }}
+
+),
+
+published as (
+
+    select * from {{ ref('grid_presence_hourly') }}
+
+),
+
+grid_hours as (
+
+    select
+        grid_code,
+        hour_start,
+        sum(devices_present) as devices_present,
+        sum(devices_inflow) as devices_inflow,
+        sum(devices_outflow) as devices_outflow,
+        max(case when is_previous_hour_delivered then 1 else 0 end) as has_previous_hour
+    from presence
+    group by
+        grid_code,
+        hour_start
+
+),
+
+balance_check as (
+
+    select
+        grid_hours.grid_code,
+        grid_hours.hour_start,
+        'flows_do_not_balance' as violation
+    from grid_hours
+    left join grid_hours as previous_hour
+        on
+            grid_hours.grid_code = previous_hour.grid_code
+            and previous_hour.hour_start = {{ dbt.dateadd('hour', -1, 'grid_hours.hour_start') }}
+    where
+        grid_hours.has_previous_hour = 1
+        and grid_hours.devices_present - coalesce(previous_hour.devices_present, 0)
+        <> grid_hours.devices_inflow - grid_hours.devices_outflow
+
+),
+
+published_check as (
+
+    select
+        grid_hours.grid_code,
+        grid_hours.hour_start,
+        case
+            when published.grid_code is null then 'grid_hour_missing'
+            when published.is_suppressed <> (grid_hours.devices_present < {{ k }}) then 'wrong_suppression'
+            else 'total_mismatch'
+        end as violation
+    from grid_hours
+    left join published
+        on
+            grid_hours.grid_code = published.grid_code
+            and grid_hours.hour_start = published.hour_start
+    where
+        published.grid_code is null
+        or published.is_suppressed <> (grid_hours.devices_present < {{ k }})
+        or (not published.is_suppressed and published.total_devices <> grid_hours.devices_present)
+        or (published.is_suppressed and published.total_devices is not null)
+
+),
+
+final as (
+
+    select * from balance_check
+    union all
+    select * from published_check
+
+)
+
+select * from final
