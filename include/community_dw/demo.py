@@ -54,12 +54,15 @@ def run_dag(dag_id: str, logical_date: datetime | None = None) -> str:
 
 
 def interval_run_date(day: date) -> datetime:
-    """The logical date of the run that owns `day`'s extract (the start of its data interval)."""
+    """When the run that owns `day`'s extract is triggered: as the interval [day, day+1) closes.
+
+    A manual or test run infers its data interval as the last complete one before this moment.
+    """
     import pendulum
 
     from community_dw.orchestration import LOCAL_TZ
 
-    return pendulum.datetime(day.year, day.month, day.day, tz=LOCAL_TZ)
+    return pendulum.datetime(day.year, day.month, day.day, tz=LOCAL_TZ).add(days=1)
 
 
 def run_pipeline(profile: DemoProfile, sources: tuple[str, ...] = ("population_registry",)) -> dict[str, str]:

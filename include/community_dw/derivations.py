@@ -18,7 +18,7 @@ from community_dw import idnumber
 def mask_name(names: pa.Array) -> pa.Array:
     """Surname followed by one asterisk per remaining character: 张三丰 -> 张**."""
     names = pc.utf8_trim_whitespace(names.cast(pa.string()))
-    stars = pc.binary_repeat(pa.scalar("*"), pc.subtract(pc.utf8_length(names), 1))
+    stars = pc.binary_repeat(pa.scalar("*"), pc.max_element_wise(pc.subtract(pc.utf8_length(names), 1), 0))
     return pc.binary_join_element_wise(pc.utf8_slice_codeunits(names, 0, 1), stars, "")
 
 

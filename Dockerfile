@@ -1,0 +1,8 @@
+# The Airflow image for docker-compose.yaml: the official Airflow 3.3.2 image plus this project's exact pins
+# and the community_dw package (DAGs, dbt project and suites are mounted, so edits show without a rebuild).
+FROM apache/airflow:3.3.2-python3.11
+
+COPY --chown=airflow:root requirements.txt pyproject.toml README.md /opt/community-dw/
+COPY --chown=airflow:root include /opt/community-dw/include
+RUN pip install --no-cache-dir -r /opt/community-dw/requirements.txt \
+ && pip install --no-cache-dir --no-deps -e /opt/community-dw
