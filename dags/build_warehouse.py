@@ -1,13 +1,15 @@
-"""Build the warehouse: run the dbt project (staging -> intermediate -> marts) through Cosmos.
+"""Build the warehouse: run the dbt project (staging -> intermediate -> marts, analyst, care) via Cosmos.
 
-Scheduled on: the raw Assets the ingestion DAGs emit.
-Reads: raw.*, seeds. Writes: staging, intermediate, marts (and later analyst, care, audit models).
-Each model's dbt tests run right after it; a failing test stops its dependants.
+Scheduled on: any raw Asset the ingestion DAGs emit (one per source contract).
+Reads: raw.*, seeds. Writes: staging, intermediate, snapshots, marts, analyst, care.
+First declares every contract's raw table (so a source that has not delivered yet is an empty table,
+not a failed build); each model's dbt tests run right after it; a failing test stops its dependants.
 """
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, AssetAny, chain, task
 from cosmos import DbtTaskGroup
 
+from community_dw.contracts import load_contracts
 from community_dw.orchestration import DEFAULT_ARGS, START_DATE, raw_asset
 from community_dw.orchestration.warehouse_build import (
     EXECUTION_CONFIG,
@@ -16,9 +18,17 @@ from community_dw.orchestration.warehouse_build import (
     RENDER_CONFIG,
 )
 
+
+@task
+def declare_raw_tables() -> list[str]:
+    from community_dw import warehouse
+
+    return warehouse.declare_all_raw_tables()
+
+
 with DAG(
     dag_id="build_warehouse",
-    schedule=[raw_asset("population_registry")],
+    schedule=AssetAny(*(raw_asset(source) for source in load_contracts())),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
@@ -26,10 +36,11 @@ with DAG(
     tags=["dbt", "warehouse"],
     doc_md=__doc__,
 ):
-    DbtTaskGroup(
+    dbt = DbtTaskGroup(
         group_id="dbt",
         project_config=PROJECT_CONFIG,
         profile_config=PROFILE_CONFIG,
         render_config=RENDER_CONFIG,
         execution_config=EXECUTION_CONFIG,
     )
+    chain(declare_raw_tables(), dbt)

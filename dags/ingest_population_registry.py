@@ -10,7 +10,7 @@ from airflow.sdk import DAG
 
 from community_dw.contracts import get_contract
 from community_dw.orchestration import DEFAULT_ARGS, START_DATE, schedule_for
-from community_dw.orchestration.ingestion import file_drop_ingestion
+from community_dw.orchestration.ingestion import ingestion_tasks
 
 SOURCE = get_contract("population_registry")
 
@@ -24,4 +24,4 @@ with DAG(
     tags=["ingestion", "file_drop", "population_registry"],
     doc_md=__doc__,
 ):
-    file_drop_ingestion(SOURCE.name)
+    ingestion_tasks(SOURCE.name)

@@ -45,8 +45,11 @@ def test_resident_ids_share_one_domain_and_telecom_has_its_own():
 
 def test_every_required_population_column_has_a_not_null_expectation():
     suite = json.loads((paths.EXPECTATIONS_DIR / "population_registry.json").read_text(encoding="utf-8"))
-    not_null = {e["kwargs"]["column"] for e in suite["expectations"]
-                if e["type"] == "expect_column_values_to_not_be_null"}
+    not_null = {
+        e["kwargs"]["column"]
+        for e in suite["expectations"]
+        if e["type"] == "expect_column_values_to_not_be_null"
+    }
     required = {c.name for c in load_contracts()["population_registry"].columns if c.required}
     assert required <= not_null
 

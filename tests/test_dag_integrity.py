@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from community_dw import paths
+from community_dw.contracts import load_contracts
 
 DAG_FILES = sorted(p for p in paths.DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
 PARSE_BUDGET_SECONDS = {"build_warehouse.py": 2.0}
@@ -50,8 +51,12 @@ def test_dag_file_parses_fast_without_heavy_imports(dag_file, dbt_manifest):
     assert report["errors"] == {}, f"{dag_file.name} failed to import: {report['errors']}"
     assert report["dags"], f"{dag_file.name} defines no DAG"
     budget = PARSE_BUDGET_SECONDS.get(dag_file.name, DEFAULT_BUDGET_SECONDS)
-    assert report["seconds"] < budget, f"{dag_file.name} took {report['seconds']:.2f}s to parse (budget {budget}s)"
-    assert report["heavy"] == [], f"{dag_file.name} imported heavy modules at parse time: {report['heavy'][:5]}"
+    assert report["seconds"] < budget, (
+        f"{dag_file.name} took {report['seconds']:.2f}s to parse (budget {budget}s)"
+    )
+    assert report["heavy"] == [], (
+        f"{dag_file.name} imported heavy modules at parse time: {report['heavy'][:5]}"
+    )
 
 
 def test_no_import_errors(dagbag):
@@ -88,10 +93,11 @@ def test_dags_are_owned_tagged_retried_and_acyclic(dagbag):
 def test_build_warehouse_is_scheduled_on_the_raw_assets(dagbag):
     condition = dagbag.dags["build_warehouse"].timetable.asset_condition
     scheduled_on = {asset.name for asset in condition.objects}
-    assert "raw.population_registry" in scheduled_on
+    assert scheduled_on == {f"raw.{name}" for name in load_contracts()}
 
 
 def test_ingestion_dags_emit_their_raw_asset(dagbag):
+    assert {f"ingest_{name}" for name in load_contracts()} <= set(dagbag.dags)
     for dag_id, dag in dagbag.dags.items():
         if not dag_id.startswith("ingest_"):
             continue

@@ -22,7 +22,9 @@ def test_every_requirement_is_pinned_exactly():
 
 
 def test_pins_cover_every_direct_dependency():
-    pinned = {line.split("==")[0].lower().replace("_", "-") for line in _requirement_lines("requirements.txt")}
+    pinned = {
+        line.split("==")[0].lower().replace("_", "-") for line in _requirement_lines("requirements.txt")
+    }
     for line in _requirement_lines("requirements.in"):
         name = re.split(r"[<>=!~\[ ]", line, maxsplit=1)[0].lower().replace("_", "-")
         assert name in pinned, f"{name} is in requirements.in but not pinned in requirements.txt"

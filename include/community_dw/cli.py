@@ -29,8 +29,9 @@ def _generate(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from community_dw import demo
 
-    profile = demo.DemoProfile(residents=args.residents, days=args.days, seed=args.seed,
-                               defect_rate=args.defect_rate)
+    profile = demo.DemoProfile(
+        residents=args.residents, days=args.days, seed=args.seed, defect_rate=args.defect_rate
+    )
     return demo.main(profile)
 
 
@@ -74,10 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--residents", type=int, default=defaults.residents, help="residents in the city")
         p.add_argument("--days", type=int, default=defaults.days, help="days of extracts")
         p.add_argument("--seed", type=int, default=defaults.seed, help="random seed (same seed, same files)")
-        p.add_argument("--defect-rate", type=float, default=defaults.defect_rate,
-                       help="share of rows given a deliberate defect (0 for clean data)")
+        p.add_argument(
+            "--defect-rate",
+            type=float,
+            default=defaults.defect_rate,
+            help="share of rows given a deliberate defect (0 for clean data)",
+        )
 
-    generate = sub.add_parser("generate", help="write a synthetic city's extracts as the producers deliver them")
+    generate = sub.add_parser(
+        "generate", help="write a synthetic city's extracts as the producers deliver them"
+    )
     city_options(generate)
     generate.add_argument("--start-date", default=defaults.start_date.isoformat())
     generate.add_argument("--out", help=f"output folder (default {paths.sources_dir()})")
@@ -94,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     summary = sub.add_parser("summary", help="print the ledger, defects caught and models built")
     summary.set_defaults(func=_summary)
 
-    airflow = sub.add_parser("airflow", help="the Airflow CLI with this project's home and DAGs, e.g. `cdw airflow standalone`")
+    airflow = sub.add_parser(
+        "airflow", help="the Airflow CLI with this project's home and DAGs, e.g. `cdw airflow standalone`"
+    )
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER)
     airflow.set_defaults(func=_airflow)
     return parser

@@ -39,6 +39,7 @@ class Column:
     derived_from: str | None = None
     rule: str | None = None
     redact: bool = False
+    vault: bool = True
 
     @property
     def delivered(self) -> bool:
@@ -123,6 +124,7 @@ def _parse_column(raw: dict, where: str) -> Column:
         derived_from=meta.get("derived_from"),
         rule=meta.get("rule"),
         redact=bool(meta.get("redact", False)),
+        vault=bool(meta.get("vault", True)),
     )
 
 

@@ -1,23 +1,30 @@
 """The main job end to end: generate a demo city, run the DAGs through real Airflow, print a summary.
 
-Runs every DAG with `dag.test()` in this one process (Airflow's own test runner: real scheduler logic,
-real task execution, SQLite metadata under .airflow/), in the order the schedules would run them.
-`dag.test()` does not follow Asset schedules, so the warehouse build is started after the ingestion
-runs, as the scheduler would have done on their Asset events.
+Runs every DAG with `dag.test()` in this one process (Airflow's own test runner: real task execution,
+SQLite metadata under .airflow/), in the order the schedules would run them: for each day, the daily
+file drops, the 24 hourly telecom partitions and one catch-up pull of the day's appeals from the
+project's API server (started here on localhost and stopped at the end). `dag.test()` does not follow
+Asset schedules, so the warehouse build is started after the ingestion runs, as the scheduler would
+have done on their Asset events. Finally the analyst audience file is published.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 
 from community_dw import airflow_home, paths
 
 log = logging.getLogger(__name__)
 
 DEMO_START = date(2026, 11, 25)
+APPEALS_TOKEN_ENV = "CDW_APPEALS_API_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -42,44 +49,100 @@ def generate(profile: DemoProfile):
     )
 
 
-def run_dag(dag_id: str, logical_date: datetime | None = None) -> str:
-    """Run one DAG through Airflow's test runner and return the run's final state."""
+@cache
+def _dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(paths.DAGS_DIR))
+    return DagBag(dag_folder=str(paths.DAGS_DIR))
+
+
+def run_dag(dag_id: str, run_after: datetime | None = None, conf: dict | None = None) -> str:
+    """Run one DAG through Airflow's test runner and return the run's final state."""
+    bag = _dagbag()
     if dag_id not in bag.dags:
         raise RuntimeError(f"DAG {dag_id} not found; import errors: {bag.import_errors}")
-    run = bag.dags[dag_id].test(logical_date=logical_date)
+    run = bag.dags[dag_id].test(run_after=run_after, logical_date=run_after, run_conf=conf)
     return str(run.state)
 
 
-def interval_run_date(day: date) -> datetime:
-    """When the run that owns `day`'s extract is triggered: as the interval [day, day+1) closes.
-
-    A manual or test run infers its data interval as the last complete one before this moment.
-    """
+def _local(moment: datetime):
     import pendulum
 
     from community_dw.orchestration import LOCAL_TZ
 
-    return pendulum.datetime(day.year, day.month, day.day, tz=LOCAL_TZ).add(days=1)
+    return pendulum.instance(moment, tz=LOCAL_TZ)
 
 
-def run_pipeline(profile: DemoProfile, sources: tuple[str, ...] = ("population_registry",)) -> dict[str, str]:
+def interval_run_date(day: date) -> datetime:
+    """When the run that owns `day`'s daily extract starts: as the interval [day, day+1) closes.
+
+    A manual or test run infers its data interval as the last complete one before this moment.
+    """
+    return _local(datetime(day.year, day.month, day.day)).add(days=1)
+
+
+def hourly_run_date(hour_start: datetime) -> datetime:
+    return _local(hour_start).add(hours=1)
+
+
+@contextmanager
+def appeals_api_server():
+    """Serve the generated tickets on localhost and point the `cdw_appeals_api` connection at it."""
+    from community_dw.devserver.appeals_api import serve
+
+    token = os.environ.get(APPEALS_TOKEN_ENV, "demo-appeals-token")
+    server = serve(paths.sources_dir() / "api" / "appeals" / "tickets.json", token=token)
+    previous = os.environ.get("AIRFLOW_CONN_CDW_APPEALS_API")
+    os.environ["AIRFLOW_CONN_CDW_APPEALS_API"] = json.dumps(
+        {"conn_type": "http", "host": "127.0.0.1", "port": server.port, "schema": "http", "password": token}
+    )
+    log.info("Appeals API serving on %s (with its realistic 429/500/slow-page faults)", server.url)
+    try:
+        yield server
+    finally:
+        server.stop()
+        if previous is None:
+            os.environ.pop("AIRFLOW_CONN_CDW_APPEALS_API", None)
+        else:
+            os.environ["AIRFLOW_CONN_CDW_APPEALS_API"] = previous
+
+
+def run_pipeline(profile: DemoProfile) -> dict[str, str]:
     from community_dw.dbt_runner import build_manifest
 
     build_manifest()
     airflow_home.configure()
     airflow_home.migrate()
     states: dict[str, str] = {}
-    for offset in range(profile.days):
-        day = profile.start_date + timedelta(days=offset)
-        for source in sources:
-            key = f"ingest_{source} {day}"
-            states[key] = run_dag(f"ingest_{source}", interval_run_date(day))
-            log.info("%s: %s", key, states[key])
-    states["build_warehouse"] = run_dag("build_warehouse")
+
+    def record(key: str, state: str) -> None:
+        states[key] = state
+        log.info("%s: %s", key, state)
+
+    with appeals_api_server():
+        for offset in range(profile.days):
+            day = profile.start_date + timedelta(days=offset)
+            for source in ("population_registry", "civil_affairs_assistance", "health_services"):
+                record(f"ingest_{source} {day}", run_dag(f"ingest_{source}", interval_run_date(day)))
+            hours = [datetime(day.year, day.month, day.day) + timedelta(hours=h) for h in range(24)]
+            telecom = [run_dag("ingest_telecom_stays", hourly_run_date(hour)) for hour in hours]
+            record(
+                f"ingest_telecom_stays {day} (24 hourly runs)",
+                "success" if all(s == "success" for s in telecom) else f"failed {telecom.count('failed')}",
+            )
+            window = {"interval_start": f"{day}T00:00", "interval_end": f"{day + timedelta(days=1)}T00:00"}
+            record(
+                f"ingest_appeals {day} (catch-up window)",
+                run_dag("ingest_appeals", interval_run_date(day), conf=window),
+            )
+    record("build_warehouse", run_dag("build_warehouse"))
     return states
+
+
+def publish() -> dict[str, int]:
+    from community_dw.publish import analyst_file_path, publish_analyst_file
+
+    return publish_analyst_file(paths.warehouse_path(), analyst_file_path())
 
 
 def main(profile: DemoProfile) -> int:
@@ -87,7 +150,8 @@ def main(profile: DemoProfile) -> int:
     report = generate(profile)
     print("\n".join(report.summary_lines()))
     states = run_pipeline(profile)
+    published = publish() if states.get("build_warehouse") == "success" else {}
     from community_dw.summary import print_summary
 
-    print_summary(states, elapsed=time.monotonic() - started)
+    print_summary(states, published=published, elapsed=time.monotonic() - started)
     return 0 if all(s == "success" for s in states.values()) else 1

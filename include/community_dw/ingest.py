@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -54,15 +54,52 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def land(source: str, interval_date: date) -> LandedBatch:
+def delivery_ready(source: str, interval_start: datetime, interval_end: datetime) -> bool:
+    """Whether the producer has finished delivering the interval's extract (what sensors poke)."""
     contract = get_contract(source)
-    if contract.transport != "file_drop":
-        raise NotImplementedError(f"{source}: transport {contract.transport} is not wired yet")
+    if contract.transport == "file_drop":
+        from community_dw.landing import delivery_ready as file_ready
+
+        return file_ready(contract, interval_start.date())
+    if contract.transport == "object_storage":
+        from community_dw.transports.object_storage import partition_ready
+
+        return partition_ready(contract, interval_start)
+    return True  # an API answers for any closed interval
+
+
+def land(source: str, interval_start: datetime, interval_end: datetime) -> LandedBatch:
+    """Receive the interval's extract through the source's transport; rejections go to the ledger.
+
+    Interval bounds are naive local times (UTC+8), the producers' clock.
+    """
+    contract = get_contract(source)
     try:
-        return land_file_drop(contract, interval_date)
+        if contract.transport == "file_drop":
+            return land_file_drop(contract, interval_start.date())
+        if contract.transport == "object_storage":
+            from community_dw.transports.object_storage import land_object_storage
+
+            return land_object_storage(contract, interval_start)
+        if contract.transport == "http_api":
+            from community_dw.transports.http_api import land_http_api
+
+            return land_http_api(contract, interval_start, interval_end)
     except BatchRejected as rejection:
         record_rejection(contract, rejection, run_id=None)
         raise
+    raise NotImplementedError(f"{source}: no transport {contract.transport!r}")
+
+
+def redact_columns(table: pa.Table, contract: Contract) -> pa.Table:
+    """Mask phone numbers, ID numbers and similar patterns in free-text columns (`redact: true`)."""
+    from community_dw.redact import redact_free_text
+
+    for col in contract.columns:
+        if col.redact:
+            index = table.column_names.index(col.name)
+            table = table.set_column(index, col.name, redact_free_text(table.column(col.name)))
+    return table
 
 
 def derive_columns(table: pa.Table, contract: Contract) -> pa.Table:
@@ -83,6 +120,9 @@ def pseudonymize_columns(
             continue
         original = table.column(col.name).combine_chunks()
         pseudonyms = pseudonymizer.pseudonymize(col.pseudonym_domain, original)
+        table = table.set_column(table.column_names.index(col.name), col.name, pseudonyms)
+        if not col.vault:
+            continue
         vault_parts.append(
             pa.table(
                 {
@@ -139,7 +179,7 @@ def _validate(contract: Contract, landed: LandedBatch, run_id: str | None) -> Va
             row=min(parsed.num_rows, landed.manifest_rows) + 1,
         )
     pseudonymizer = Pseudonymizer.from_environment()
-    table = derive_columns(parsed.table, contract)
+    table = redact_columns(derive_columns(parsed.table, contract), contract)
     table, vault = pseudonymize_columns(table, contract, pseudonymizer)
     gate = run_gate(table, contract)
     _write_outcomes(contract, landed, gate.outcomes, parsed.problems, run_id)

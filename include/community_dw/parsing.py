@@ -102,14 +102,20 @@ def _read_jsonl(path: Path, contract: Contract, batch_id: str) -> pa.Table:
 
 
 def _read_parquet(path: Path, contract: Contract, batch_id: str) -> pa.Table:
+    """A Parquet file, or a landed partition folder of Parquet files read in name order."""
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
+    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    tables = [pq.read_table(f) for f in files]
+    if not tables:
+        return pa.table({c.header: pa.array([], pa.string()) for c in contract.delivered_columns})
+    table = pa.concat_tables(tables, promote_options="permissive")
     _check_header(table.column_names, contract, batch_id, path, ordered=False)
     return table
 
 
-READERS = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}
+# API pages are landed as JSON Lines (one ticket version per line), so `json` reads like `jsonl`.
+READERS = {"csv": _read_csv, "jsonl": _read_jsonl, "json": _read_jsonl, "parquet": _read_parquet}
 
 
 def _check_header(

@@ -12,19 +12,32 @@ from pathlib import Path
 
 from community_dw import paths, warehouse
 
-LATEST_LEDGER = """
-select source, batch_id, status, received_rows, loaded_rows, quarantined_rows, rejection_rule
-from audit.batch_ledger
-qualify row_number() over (partition by batch_id order by recorded_at desc) = 1
-order by source, batch_id
+LEDGER_BY_SOURCE = """
+with latest as (
+    select *
+    from audit.batch_ledger
+    qualify row_number() over (partition by batch_id order by recorded_at desc) = 1
+)
+select
+    source,
+    count(*) filter (where status = 'loaded') as batches_loaded,
+    count(*) filter (where status = 'rejected') as batches_rejected,
+    coalesce(sum(received_rows) filter (where status = 'loaded'), 0) as received,
+    coalesce(sum(loaded_rows), 0) as loaded,
+    coalesce(sum(quarantined_rows), 0) as quarantined,
+    count(*) filter (where status = 'loaded' and received_rows <> loaded_rows + quarantined_rows) as unbalanced
+from latest
+group by source
+order by source
 """
 
 
-def ledger_rows(con) -> list[tuple]:
-    return con.execute(LATEST_LEDGER).fetchall()
+def ledger_by_source(con) -> list[tuple]:
+    """Per source: batches loaded and rejected, rows received, loaded, quarantined, unbalanced batches."""
+    return con.execute(LEDGER_BY_SOURCE).fetchall()
 
 
-def relation_counts(con, schemas: tuple[str, ...] = ("staging", "intermediate", "marts")) -> list[tuple]:
+def relation_counts(con, schemas: tuple[str, ...] = ("marts", "analyst", "care")) -> list[tuple]:
     relations = con.execute(
         "select table_schema, table_name from information_schema.tables where table_schema in "
         f"({', '.join('?' for _ in schemas)}) order by 1, 2",
@@ -49,8 +62,9 @@ def defects_caught(con, sidecar: Path | None = None) -> list[tuple[str, str, str
     injected: Counter = Counter()
     found: Counter = Counter()
     for defect in defects:
-        file = Path(defect["file"]).name
-        if file not in loaded_files:
+        # Landing records a file by name (file drops) or by its partition path (object storage).
+        file = next((f for f in loaded_files if defect["file"].endswith(f)), None)
+        if file is None:
             continue
         key = (defect["source"], defect["defect"], defect["expected_reason"])
         injected[key] += 1
@@ -59,32 +73,45 @@ def defects_caught(con, sidecar: Path | None = None) -> list[tuple[str, str, str
     return [(s, d, r, injected[(s, d, r)], found[(s, d, r)]) for s, d, r in sorted(injected)]
 
 
-def print_summary(states: dict[str, str], elapsed: float | None = None) -> None:
-    with warehouse.connection(read_only=True) as con:
-        ledger = ledger_rows(con)
+def print_summary(
+    states: dict[str, str], published: dict[str, int] | None = None, elapsed: float | None = None
+) -> None:
+    with warehouse.connection() as con:  # same configuration as dbt's open connection in this process
+        ledger = ledger_by_source(con)
         relations = relation_counts(con)
         defects = defects_caught(con)
-    print("\n== DAG runs ==")
-    for name, state in states.items():
-        print(f"  {name:<48} {state}")
-    print("\n== Ledger (latest record per batch): received = loaded + quarantined ==")
-    print(f"  {'batch':<40} {'status':<9} {'received':>9} {'loaded':>9} {'quarant.':>9}  balanced")
-    for _source, batch, status, received, loaded, quarantined, rule in ledger:
-        ok = "yes" if status != "loaded" or received == loaded + quarantined else "NO"
-        extra = f"  rule {rule}" if rule else ""
-        print(f"  {batch:<40} {status:<9} {received or 0:>9} {loaded:>9} {quarantined:>9}  {ok}{extra}")
+    if states:
+        print("\n== DAG runs ==")
+        for name, state in states.items():
+            print(f"  {name:<56} {state}")
+    print("\n== Ledger per source (latest record per batch): received = loaded + quarantined ==")
+    print(
+        f"  {'source':<26} {'batches':>7} {'rejected':>8} {'received':>10} {'loaded':>10} {'quarant.':>9}  balanced"
+    )
+    for source, batches, rejected, received, loaded, quarantined, unbalanced in ledger:
+        ok = "yes" if unbalanced == 0 and received == loaded + quarantined else f"NO ({unbalanced} batches)"
+        print(
+            f"  {source:<26} {batches:>7} {rejected:>8} {received:>10,} {loaded:>10,} {quarantined:>9,}  {ok}"
+        )
     if defects:
-        print("\n== Injected defects caught by the gate ==")
-        print(f"  {'source':<22} {'defect':<22} {'reason':<24} {'injected':>8} {'caught':>7}")
+        print("\n== Injected defects caught by the gate (from the generator's defects.json) ==")
+        print(f"  {'source':<26} {'defect':<24} {'reason':<24} {'injected':>8} {'caught':>7}")
         for source, defect, reason, injected, found in defects:
-            print(f"  {source:<22} {defect:<22} {reason:<24} {injected:>8} {found:>7}")
-    print("\n== Models built ==")
+            print(f"  {source:<26} {defect:<24} {reason:<24} {injected:>8} {found:>7}")
+    print("\n== Models built (analyst- and grid-worker-facing) ==")
     for schema, table, rows in relations:
-        print(f"  {schema + '.' + table:<48} {rows:>9} rows")
+        print(f"  {schema + '.' + table:<48} {rows:>9,} rows")
+    if published:
+        print(f"\n== Analyst file: {len(published)} relations (marts and analyst views only) ==")
     print("\n== Where to look ==")
     print(f"  warehouse (DuckDB)   {paths.warehouse_path()}")
+    if published:
+        from community_dw.publish import analyst_file_path
+
+        print(f"  analyst file         {analyst_file_path()}")
     print(f"  delivered extracts   {paths.sources_dir()}")
     print(f"  landed batches       {paths.landing_dir()}")
+    print(f"  dbt docs / manifest  {paths.DBT_PROJECT_DIR / 'target'}")
     print(f"  Airflow home         {paths.PROJECT_ROOT / '.airflow'}  (make airflow for the UI)")
     if elapsed is not None:
         print(f"\nDone in {elapsed:.0f} s.")

@@ -101,7 +101,7 @@ def _column_of(kwargs: dict[str, Any]) -> str | None:
 def _observed(result: dict[str, Any]) -> str | None:
     """Table-level observed values only (row counts, column lists); never cell values."""
     value = result.get("observed_value")
-    if value is None or isinstance(value, (dict, list)) and len(str(value)) > 2000:
+    if value is None or (isinstance(value, (dict, list)) and len(str(value)) > 2000):
         return None
     return json.dumps(value, default=str, ensure_ascii=False)
 

@@ -110,3 +110,13 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
     con.execute(
         f"create table if not exists raw.{contract.name}_quarantine (\n{body},\n    _reasons varchar not null\n)"
     )
+
+
+def declare_all_raw_tables(path: Path | None = None) -> list[str]:
+    """Create (if missing) the raw and quarantine tables of every contract, plus audit and vault."""
+    from community_dw.contracts import load_contracts
+
+    with connection(path) as con:
+        for contract in load_contracts().values():
+            ensure_tables(con, contract)
+    return [c.raw_table for c in load_contracts().values()]

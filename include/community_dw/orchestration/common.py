@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable
@@ -29,6 +29,6 @@ def schedule_for(contract: Contract) -> CronDataIntervalTimetable:
     return CronDataIntervalTimetable(contract.schedule, timezone=LOCAL_TZ)
 
 
-def interval_date(data_interval_start: datetime) -> date:
-    """The local calendar date an interval's extract is named after."""
-    return pendulum.instance(data_interval_start).in_timezone(LOCAL_TZ).date()
+def local_naive(moment: datetime) -> datetime:
+    """A moment as the producers write it: local time (UTC+8) without a zone."""
+    return pendulum.instance(moment).in_timezone(LOCAL_TZ).naive()

@@ -26,7 +26,7 @@ PROFILE_CONFIG = ProfileConfig(
 )
 RENDER_CONFIG = RenderConfig(
     load_method=LoadMode.DBT_MANIFEST,
-    test_behavior=TestBehavior.AFTER_EACH,
+    test_behavior=TestBehavior.BUILD,
     # Cosmos' own dataset URIs cannot describe a Unix-socket PostgreSQL; ingestion DAGs own the Assets.
     emit_datasets=False,
     # A test reading several models (totals checks, seed relationships) runs after all of them.
