@@ -24,14 +24,6 @@ POP = get_contract("population_registry")
 
 
 @pytest.fixture(scope="module")
-def city(airflow_db, dbt_manifest):
-    from community_dw.synthetic import generate_city
-
-    generate_city(paths.sources_dir(), residents=3000, days=1, seed=7, defect_rate=0.01, start_date=DAY)
-    return json.loads((paths.sources_dir() / "defects.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
 def ingested(city):
     return run_dag("ingest_population_registry", interval_run_date(DAY))
 
@@ -109,7 +101,13 @@ def test_rerun_replaces_the_batch_instead_of_duplicating(ingested):
     before = _query("select count(*) from raw.population_registry")[0][0]
     assert run_dag("ingest_population_registry", interval_run_date(DAY)) == "success"
     assert _query("select count(*) from raw.population_registry")[0][0] == before
-    assert _query("select count(*) from audit.batch_ledger where status = 'loaded'")[0][0] == 1
+    assert (
+        _query(
+            "select count(*) from audit.batch_ledger where source = 'population_registry' "
+            "and status = 'loaded'"
+        )[0][0]
+        == 1
+    )
 
 
 def test_warehouse_build_succeeds_and_mart_totals_equal_loaded_residents(built):

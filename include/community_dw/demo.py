@@ -86,12 +86,15 @@ def hourly_run_date(hour_start: datetime) -> datetime:
 
 
 @contextmanager
-def appeals_api_server():
-    """Serve the generated tickets on localhost and point the `cdw_appeals_api` connection at it."""
+def appeals_api_server(faults=None):
+    """Serve the generated tickets on localhost and point the `cdw_appeals_api` connection at it.
+
+    The server injects its realistic faults (429 with Retry-After, a 500, a slow page) unless told otherwise.
+    """
     from community_dw.devserver.appeals_api import serve
 
     token = os.environ.get(APPEALS_TOKEN_ENV, "demo-appeals-token")
-    server = serve(paths.sources_dir() / "api" / "appeals" / "tickets.json", token=token)
+    server = serve(paths.sources_dir() / "api" / "appeals" / "tickets.json", token=token, faults=faults)
     previous = os.environ.get("AIRFLOW_CONN_CDW_APPEALS_API")
     os.environ["AIRFLOW_CONN_CDW_APPEALS_API"] = json.dumps(
         {"conn_type": "http", "host": "127.0.0.1", "port": server.port, "schema": "http", "password": token}

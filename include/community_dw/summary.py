@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from functools import cache
 from pathlib import Path
 
 from community_dw import paths, warehouse
@@ -46,8 +47,35 @@ def relation_counts(con, schemas: tuple[str, ...] = ("marts", "analyst", "care")
     return [(s, t, con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]) for s, t in relations]
 
 
+def _api_defects_caught(con, defect: dict) -> bool | None:
+    """An API payload is re-landed per interval, so find the defective version by its primary key."""
+    from community_dw.contracts import get_contract
+
+    contract = get_contract(defect["source"])
+    records = _api_payload(defect["file"])
+    record = records[defect["row"] - 1]
+    keys = contract.primary_key
+    where = " and ".join(f"{k} = ?" for k in keys)
+    values = [record[k] for k in keys]
+    landed = con.execute(f"select count(*) from raw.{contract.name} where {where}", values).fetchone()[0]
+    held = con.execute(
+        f"select _reasons from raw.{contract.name}_quarantine where {where}", values
+    ).fetchall()
+    if not landed and not held:
+        return None  # that version was not pulled in the intervals run so far
+    return any(defect["expected_reason"] in reasons for (reasons,) in held)
+
+
+@cache
+def _api_payload(relative: str) -> list[dict]:
+    return json.loads((paths.sources_dir() / relative).read_text(encoding="utf-8"))
+
+
 def defects_caught(con, sidecar: Path | None = None) -> list[tuple[str, str, str, int, int]]:
-    """Per injected defect kind: expected reason, injected count, and how many were quarantined for it."""
+    """Per injected defect kind: expected reason, injected count, and how many were quarantined for it.
+
+    Only defects in extracts that were ingested count as injected.
+    """
     sidecar = sidecar or paths.sources_dir() / "defects.json"
     if not sidecar.exists():
         return []
@@ -58,18 +86,25 @@ def defects_caught(con, sidecar: Path | None = None) -> list[tuple[str, str, str
             "select source, file, source_row, reason_code from audit.quarantine_index"
         ).fetchall()
     }
-    loaded_files = {f for (f,) in con.execute("select distinct file from audit.quarantine_index").fetchall()}
+    loaded_files = {f for (f,) in con.execute("select distinct file from audit.batch_ledger").fetchall() if f}
     injected: Counter = Counter()
     found: Counter = Counter()
     for defect in defects:
-        # Landing records a file by name (file drops) or by its partition path (object storage).
-        file = next((f for f in loaded_files if defect["file"].endswith(f)), None)
-        if file is None:
-            continue
         key = (defect["source"], defect["defect"], defect["expected_reason"])
+        if defect["file"].endswith(".json"):
+            hit = _api_defects_caught(con, defect)
+        else:
+            # Landing records a file by name (file drops) or by its partition path (object storage).
+            file = next((f for f in loaded_files if defect["file"].endswith(f)), None)
+            hit = (
+                None
+                if file is None
+                else (defect["source"], file, defect["row"], defect["expected_reason"]) in caught
+            )
+        if hit is None:
+            continue
         injected[key] += 1
-        if (defect["source"], file, defect["row"], defect["expected_reason"]) in caught:
-            found[key] += 1
+        found[key] += bool(hit)
     return [(s, d, r, injected[(s, d, r)], found[(s, d, r)]) for s, d, r in sorted(injected)]
 
 

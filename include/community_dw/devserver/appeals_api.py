@@ -208,9 +208,13 @@ class _Server(ThreadingHTTPServer):
             self.fired[key] += 1
             return True
 
+    def count(self, status: int) -> None:
+        """Counted before the response is written, so a client never sees a response not yet counted."""
+        with self.stats_lock:
+            self.hits[status] += 1
+
     def record(self, record: RequestRecord) -> None:
         with self.stats_lock:
-            self.hits[record.status] += 1
             self.requests.append(record)
 
 
@@ -326,6 +330,7 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
+        self.server.count(int(status))
         self.wfile.write(payload)
         return status
 
