@@ -128,6 +128,12 @@ def test_warehouse_build_succeeds_and_mart_totals_equal_loaded_residents(built):
     assert hidden > 0 or shown == present
 
 
+def test_dbt_test_results_are_written_to_audit(built):
+    statuses = dict(_query("select status, count(*) from audit.dbt_test_results group by status"))
+    assert statuses.get("pass", 0) > 50
+    assert set(statuses) <= {"pass", "warn"}, statuses
+
+
 def test_rejected_batch_is_recorded_and_fails_the_run(city, monkeypatch, airflow_db):
     variant = paths.sources_dir() / "batch_defects" / "renamed_column"
     assert variant.exists(), "the generator writes batch-level defect variants"

@@ -110,7 +110,38 @@ def appeals_api_server(faults=None):
             os.environ["AIRFLOW_CONN_CDW_APPEALS_API"] = previous
 
 
-def run_pipeline(profile: DemoProfile) -> dict[str, str]:
+@contextmanager
+def logs_to_file(path):
+    """Send everything Airflow, dbt and GX print to `path`; yield a function that still prints to the terminal.
+
+    They write to the process's file descriptors directly (structlog, dbt's event printer), so the
+    redirect is done on descriptors 1 and 2, not on `sys.stdout`.
+    """
+    import sys
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    terminal = os.dup(1), os.dup(2)
+    with open(path, "ab") as log_file:
+        os.dup2(log_file.fileno(), 1)
+        os.dup2(log_file.fileno(), 2)
+
+        def say(line: str) -> None:
+            os.write(terminal[0], (line + "\n").encode())
+
+        try:
+            yield say
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(terminal[0], 1)
+            os.dup2(terminal[1], 2)
+            os.close(terminal[0])
+            os.close(terminal[1])
+
+
+def run_pipeline(profile: DemoProfile, say=print) -> dict[str, str]:
     from community_dw.dbt_runner import build_manifest
 
     build_manifest()
@@ -121,6 +152,7 @@ def run_pipeline(profile: DemoProfile) -> dict[str, str]:
     def record(key: str, state: str) -> None:
         states[key] = state
         log.info("%s: %s", key, state)
+        say(f"  {key:<56} {state}")
 
     with appeals_api_server():
         for offset in range(profile.days):
@@ -152,8 +184,11 @@ def main(profile: DemoProfile) -> int:
     started = time.monotonic()
     report = generate(profile)
     print("\n".join(report.summary_lines()))
-    states = run_pipeline(profile)
-    published = publish() if states.get("build_warehouse") == "success" else {}
+    log_path = paths.data_dir() / "logs" / f"demo-{datetime.now():%Y%m%dT%H%M%S}.log"
+    print(f"\nRunning the DAGs through Airflow (task logs: {log_path}) ...")
+    with logs_to_file(log_path) as say:
+        states = run_pipeline(profile, say)
+        published = publish() if states.get("build_warehouse") == "success" else {}
     from community_dw.summary import print_summary
 
     print_summary(states, published=published, elapsed=time.monotonic() - started)

@@ -115,10 +115,11 @@ def print_summary(
         ledger = ledger_by_source(con)
         relations = relation_counts(con)
         defects = defects_caught(con)
-    if states:
-        print("\n== DAG runs ==")
+    if states and not all(state == "success" for state in states.values()):
+        print("\n== DAG runs that did not succeed ==")
         for name, state in states.items():
-            print(f"  {name:<56} {state}")
+            if state != "success":
+                print(f"  {name:<56} {state}")
     print("\n== Ledger per source (latest record per batch): received = loaded + quarantined ==")
     print(
         f"  {'source':<26} {'batches':>7} {'rejected':>8} {'received':>10} {'loaded':>10} {'quarant.':>9}  balanced"
