@@ -5,12 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint unit airflow lock manifest clean help
+.PHONY: demo test lint unit airflow lock manifest clean help bench-ingest
 
 help:
 	@echo "make demo     generate the demo city and run every DAG end to end on DuckDB"
 	@echo "make test     lint + the whole test suite (unit, DAG integrity, end to end)"
 	@echo "make airflow  start Airflow standalone with this repository's DAGs (http://localhost:8080)"
+	@echo "make bench-ingest  ingest a generated district-day and compare with plain reads/writes"
 	@echo "make lock     recompile requirements.txt from requirements.in"
 
 $(INSTALLED): requirements.txt pyproject.toml
@@ -35,7 +36,7 @@ lint: $(INSTALLED) manifest
 	mkdir -p data
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	CDW_WAREHOUSE_PATH=$(CURDIR)/data/lint.duckdb $(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests
+	CDW_WAREHOUSE_PATH=$(CURDIR)/data/lint.duckdb $(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests dbt_project/snapshots
 
 unit: $(INSTALLED) manifest
 	$(BIN)/python -m pytest -m "not e2e"
@@ -45,6 +46,10 @@ test: lint
 
 airflow: $(INSTALLED) manifest
 	CDW_ALLOW_LOCAL_KEY=1 $(BIN)/cdw airflow standalone
+
+# Not part of the tests: prints figures and the ratio to a plain-read floor measured in the same run.
+bench-ingest: $(INSTALLED)
+	$(BIN)/python benchmarks/bench_ingest.py
 
 lock:
 	$(BIN)/uv pip compile requirements.in -o requirements.txt --python-version 3.11

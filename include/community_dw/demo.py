@@ -174,6 +174,13 @@ def run_pipeline(profile: DemoProfile, say=print) -> dict[str, str]:
     return states
 
 
+def generate_docs() -> None:
+    """dbt docs (catalog and site) for analysts: dbt_project/target/index.html."""
+    from community_dw.dbt_runner import invoke
+
+    invoke(["docs", "generate", "--quiet"])
+
+
 def publish() -> dict[str, int]:
     from community_dw.publish import analyst_file_path, publish_analyst_file
 
@@ -188,7 +195,10 @@ def main(profile: DemoProfile) -> int:
     print(f"\nRunning the DAGs through Airflow (task logs: {log_path}) ...")
     with logs_to_file(log_path) as say:
         states = run_pipeline(profile, say)
-        published = publish() if states.get("build_warehouse") == "success" else {}
+        published = {}
+        if states.get("build_warehouse") == "success":
+            generate_docs()
+            published = publish()
     from community_dw.summary import print_summary
 
     print_summary(states, published=published, elapsed=time.monotonic() - started)

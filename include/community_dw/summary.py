@@ -147,7 +147,7 @@ def print_summary(
         print(f"  analyst file         {analyst_file_path()}")
     print(f"  delivered extracts   {paths.sources_dir()}")
     print(f"  landed batches       {paths.landing_dir()}")
-    print(f"  dbt docs / manifest  {paths.DBT_PROJECT_DIR / 'target'}")
+    print(f"  dbt docs (analysts)  {paths.DBT_PROJECT_DIR / 'target' / 'index.html'}")
     print(f"  Airflow home         {paths.PROJECT_ROOT / '.airflow'}  (make airflow for the UI)")
     if elapsed is not None:
         print(f"\nDone in {elapsed:.0f} s.")

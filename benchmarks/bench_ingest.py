@@ -1,0 +1,189 @@
+"""Benchmark: ingest a generated district-day and compare with the floor of plain reads and writes.
+
+    make bench-ingest            (or: .venv/bin/python benchmarks/bench_ingest.py --residents 1000000)
+
+For each source the same landed files are processed twice, each in its own child process so that peak
+memory (ru_maxrss) belongs to that phase alone:
+- floor:    read with pyarrow (GBK decoded, Parquet/JSON read) and insert into a DuckDB table, nothing else;
+- pipeline: community_dw's land -> parse -> derive -> pseudonymize -> GX gate -> quarantine -> load.
+It prints rows/second, peak memory and the pipeline/floor ratio per source and in total. It never fails
+on speed: the figures are for reading, the target (3x the floor, 4 GiB) is printed beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+DAY = date(2026, 11, 25)
+SOURCES = ("population_registry", "civil_affairs_assistance", "health_services", "telecom_stays", "appeals")
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def floor(source: str, root: Path) -> dict:
+    """Read the delivered files with pyarrow and write them to DuckDB: no checks, no pseudonyms."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.json as pajson
+    import pyarrow.parquet as pq
+
+    from community_dw.contracts import get_contract
+
+    contract = get_contract(source)
+    sources = root / "sources"
+    con = duckdb.connect(str(root / "floor.duckdb"))
+    con.execute(f"drop table if exists {source}")
+    started = time.perf_counter()
+    rows = 0
+    if contract.transport == "file_drop":
+        path = (
+            sources
+            / "file_drop"
+            / source
+            / contract.options["file_pattern"].format(ds=DAY.isoformat(), ds_nodash=DAY.strftime("%Y%m%d"))
+        )
+        if contract.format == "csv":
+            table = pacsv.read_csv(
+                path, read_options=pacsv.ReadOptions(encoding="gbk" if contract.encoding == "gbk" else "utf8")
+            )
+        else:
+            table = pajson.read_json(path)
+        con.execute(f"create table {source} as select * from table")
+        rows = table.num_rows
+    elif contract.transport == "object_storage":
+        for hour in range(24):
+            part = sources / "object_store" / source / f"dt={DAY}" / f"hour={hour:02d}" / "part-0.parquet"
+            table = pq.read_table(part)
+            if hour == 0:
+                con.execute(f"create table {source} as select * from table")
+            else:
+                con.execute(f"insert into {source} select * from table")
+            rows += table.num_rows
+    else:
+        records = json.loads((sources / "api" / "appeals" / "tickets.json").read_text(encoding="utf-8"))
+        day_start, day_end = f"{DAY} 00:00:00", f"{DAY + timedelta(days=1)} 00:00:00"
+        records = [r for r in records if day_start <= r["updated_at"] < day_end]
+        table = pa.Table.from_pylist(records)
+        con.execute(f"create table {source} as select * from table")
+        rows = table.num_rows
+    con.close()
+    return {"seconds": time.perf_counter() - started, "rows": rows, "peak_mib": _peak_mib()}
+
+
+def pipeline(source: str, root: Path) -> dict:
+    """community_dw's own steps for the day, exactly as the DAG tasks call them."""
+    from community_dw import ingest
+    from community_dw.contracts import get_contract
+
+    contract = get_contract(source)
+    start = datetime(DAY.year, DAY.month, DAY.day)
+    intervals = (
+        [(start + timedelta(hours=h), start + timedelta(hours=h + 1)) for h in range(24)]
+        if contract.transport == "object_storage"
+        else [(start, start + timedelta(days=1))]
+    )
+    server = None
+    if contract.transport == "http_api":
+        from community_dw.demo import appeals_api_server
+
+        server = appeals_api_server()
+        server.__enter__()
+    started = time.perf_counter()
+    rows = 0
+    try:
+        for interval_start, interval_end in intervals:
+            landed = ingest.land(source, interval_start, interval_end)
+            summary = ingest.load(ingest.validate(landed, "benchmark"), "benchmark")
+            rows += summary["received"]
+    finally:
+        if server is not None:
+            server.__exit__(None, None, None)
+    return {"seconds": time.perf_counter() - started, "rows": rows, "peak_mib": _peak_mib()}
+
+
+def _child(mode: str, source: str, root: Path) -> dict:
+    env = {
+        **os.environ,
+        "CDW_DATA_DIR": str(root / "data"),
+        "CDW_SOURCES_DIR": str(root / "sources"),
+        "CDW_ALLOW_LOCAL_KEY": "1",
+    }
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode, source, "--root", str(root)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{mode} {source} failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--residents", type=int, default=1_000_000)
+    parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "cdw-bench")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "SOURCE"))
+    args = parser.parse_args()
+    if args.child:
+        mode, source = args.child
+        result = (floor if mode == "floor" else pipeline)(source, args.root)
+        print(json.dumps(result))
+        return 0
+
+    from community_dw.synthetic import generate_city
+
+    root = args.root
+    marker = root / "sources" / "generation.json"
+    wanted = {"residents": args.residents, "days": 1, "seed": 11}
+    have = json.loads(marker.read_text()) if marker.exists() else {}
+    if any(have.get(k) != v for k, v in wanted.items()):
+        print(f"generating a district-day of {args.residents:,} residents in {root} ...", flush=True)
+        generate_city(
+            root / "sources", residents=args.residents, days=1, seed=11, defect_rate=0.0005, start_date=DAY
+        )
+    for stale in ("data", "floor.duckdb"):
+        subprocess.run(["rm", "-rf", str(root / stale)], check=True)
+
+    print(
+        f"\n{'source':<26} {'rows':>11} {'floor s':>8} {'pipeline s':>10} {'ratio':>6} "
+        f"{'rows/s':>10} {'floor MiB':>9} {'pipeline MiB':>12}"
+    )
+    total_floor = total_pipeline = 0.0
+    peak = 0.0
+    for source in SOURCES:
+        base = _child("floor", source, root)
+        ours = _child("pipeline", source, root)
+        total_floor += base["seconds"]
+        total_pipeline += ours["seconds"]
+        peak = max(peak, ours["peak_mib"])
+        print(
+            f"{source:<26} {ours['rows']:>11,} {base['seconds']:>8.1f} {ours['seconds']:>10.1f} "
+            f"{ours['seconds'] / max(base['seconds'], 1e-9):>6.1f} {ours['rows'] / ours['seconds']:>10,.0f} "
+            f"{base['peak_mib']:>9,.0f} {ours['peak_mib']:>12,.0f}",
+            flush=True,
+        )
+    ratio = total_pipeline / total_floor
+    print(
+        f"\ntotal: floor {total_floor:.1f} s, pipeline {total_pipeline:.1f} s, ratio {ratio:.1f}x "
+        f"(target <= 3x); peak pipeline memory {peak:,.0f} MiB (target < 4096 MiB)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
