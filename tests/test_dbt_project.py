@@ -412,8 +412,7 @@ def test_every_model_column_is_documented_and_classified(duckdb_warehouse, proje
 
 def test_reference_seed_loads_and_passes_its_tests(tmp_path: Path) -> None:
     """The checked-in ref_divisions seed loads with its column types and passes the seed's own tests."""
-    if not (DBT_PROJECT_DIR / "seeds" / "ref_divisions.csv").exists():
-        pytest.skip("dbt_project/seeds/ref_divisions.csv is not there yet")
+    assert (DBT_PROJECT_DIR / "seeds" / "ref_divisions.csv").exists(), "the reference seed is checked in"
     env = {"CDW_WAREHOUSE_PATH": str(tmp_path / "seed.duckdb")}
     # Only the seed and the tests on it alone (cautious), built beside the project, not into its target/.
     selection = ["--select", "ref_divisions", "--indirect-selection", "cautious"]
