@@ -60,23 +60,26 @@ def floor(source: str, root: Path) -> dict:
             )
         else:
             table = pajson.read_json(path)
-        con.execute(f"create table {source} as select * from table")
+        con.register("delivered", table)
+        con.execute(f"create table {source} as select * from delivered")
         rows = table.num_rows
     elif contract.transport == "object_storage":
         for hour in range(24):
             part = sources / "object_store" / source / f"dt={DAY}" / f"hour={hour:02d}" / "part-0.parquet"
             table = pq.read_table(part)
+            con.register("delivered", table)
             if hour == 0:
-                con.execute(f"create table {source} as select * from table")
+                con.execute(f"create table {source} as select * from delivered")
             else:
-                con.execute(f"insert into {source} select * from table")
+                con.execute(f"insert into {source} select * from delivered")
             rows += table.num_rows
     else:
         records = json.loads((sources / "api" / "appeals" / "tickets.json").read_text(encoding="utf-8"))
         day_start, day_end = f"{DAY} 00:00:00", f"{DAY + timedelta(days=1)} 00:00:00"
         records = [r for r in records if day_start <= r["updated_at"] < day_end]
         table = pa.Table.from_pylist(records)
-        con.execute(f"create table {source} as select * from table")
+        con.register("delivered", table)
+        con.execute(f"create table {source} as select * from delivered")
         rows = table.num_rows
     con.close()
     return {"seconds": time.perf_counter() - started, "rows": rows, "peak_mib": _peak_mib()}
