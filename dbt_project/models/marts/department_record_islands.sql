@@ -12,22 +12,9 @@ department_records as (
 
 ),
 
-divisions as (
-
-    select * from {{ ref('ref_divisions') }}
-
-),
-
 communities as (
 
-    select distinct
-        district_code,
-        district_name,
-        street_code,
-        street_name,
-        community_code,
-        community_name
-    from divisions
+    select * from {{ ref('int_communities') }}
 
 ),
 

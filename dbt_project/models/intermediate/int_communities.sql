@@ -1,0 +1,24 @@
+{#- One row per community with its street and district names: the geography every community-level
+    mart labels its rows with, derived once from the ref_divisions seed (which has one row per grid). -#}
+with
+
+divisions as (
+
+    select * from {{ ref('ref_divisions') }}
+
+),
+
+final as (
+
+    select distinct
+        district_code,
+        district_name,
+        street_code,
+        street_name,
+        community_code,
+        community_name
+    from divisions
+
+)
+
+select * from final
