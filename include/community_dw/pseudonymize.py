@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from community_dw import paths
 
@@ -85,14 +86,22 @@ class Pseudonymizer:
         return hmac.digest(self.domain_key(domain), value.encode("utf-8"), "sha256").hex()
 
     def pseudonymize(self, domain: str, values: pa.Array) -> pa.Array:
-        """Pseudonyms for a column; nulls stay null. Values are normalized (trimmed, upper-cased)."""
+        """Pseudonyms for a column; nulls stay null. Values are normalized (trimmed, upper-cased).
+
+        Each distinct value is hashed once: a day of telecom stays repeats each device about twenty
+        times, so hashing the dictionary and taking from it is several times faster than per row.
+        """
         key = self.domain_key(domain)
         digest = hmac.digest
-        out = [
-            None if v is None else digest(key, v.strip().upper().encode("utf-8"), "sha256").hex()
-            for v in values.cast(pa.string()).to_pylist()
-        ]
-        return pa.array(out, pa.string())
+        encoded = pc.dictionary_encode(values.cast(pa.string()))
+        hashed = pa.array(
+            [
+                digest(key, v.strip().upper().encode("utf-8"), "sha256").hex()
+                for v in encoded.dictionary.to_pylist()
+            ],
+            pa.string(),
+        )
+        return pc.take(hashed, encoded.indices)
 
 
 def fingerprint(key: bytes) -> str:

@@ -47,6 +47,7 @@ class ExpectationOutcome:
 class GateResult:
     outcomes: list[ExpectationOutcome] = field(default_factory=list)
     row_problems: list[RowProblem] = field(default_factory=list)
+    validation_result: Any = None  # GX's suite result, values excluded; what Data Docs render
 
     @property
     def critical_failures(self) -> list[ExpectationOutcome]:
@@ -106,36 +107,102 @@ def _observed(result: dict[str, Any]) -> str | None:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
+def _let_gx_keep_duckdb_connections() -> None:
+    """Make GX hold one connection open for DuckDB, as it already does for SQLite.
+
+    GX's SQL engine closes its connection after each query and then fetches the rows; with duckdb-engine
+    the result is gone by then, and every expectation fails with `list index out of range` (seen with GX
+    1.24.1). GX keeps a persisted connection for the dialects listed in a module constant, which has no
+    DuckDB member, so we add one. The gate's tests run every suite through this path, so a GX upgrade that
+    changes it fails loudly instead of validating nothing.
+    """
+    from great_expectations.execution_engine import sqlalchemy_execution_engine as engine
+
+    class _DuckDBDialect(str):
+        @property
+        def value(self) -> str:
+            return str(self)
+
+    if "duckdb" not in [str(getattr(d, "value", d)) for d in engine._PERSISTED_CONNECTION_DIALECTS]:
+        engine._PERSISTED_CONNECTION_DIALECTS = (
+            *engine._PERSISTED_CONNECTION_DIALECTS,
+            _DuckDBDialect("duckdb"),
+        )
+
+
+def _failing_rows(details: dict[str, Any]) -> list[int] | None:
+    """Source row numbers from GX's `unexpected_index_list` (values excluded), or None if GX gave none."""
+    listed = details.get("unexpected_index_list")
+    if listed is None:
+        return None
+    rows: list[int] = []
+    for entry in listed:
+        value = entry[SOURCE_ROW]
+        rows.extend(int(v) for v in value) if isinstance(value, list) else rows.append(int(value))
+    return rows
+
+
+def _duplicated_rows(con: Any, columns: list[str]) -> list[int]:
+    """Rows sharing a compound key with another row (GX's SQL engine counts them but does not list them)."""
+    key = ", ".join(f'"{c}"' for c in columns)
+    any_value = " or ".join(f'"{c}" is not null' for c in columns)
+    return [
+        row
+        for (row,) in con.execute(
+            f"select {SOURCE_ROW} from {GATE_TABLE} where {any_value} "
+            f"qualify count(*) over (partition by {key}) > 1"
+        ).fetchall()
+    ]
+
+
+GATE_TABLE = "gate_batch"
+
+
 def run_gate(table: pa.Table, contract: Contract, parameters: dict[str, Any] | None = None) -> GateResult:
-    """Validate a pseudonymized batch with the source's suite."""
+    """Validate a pseudonymized batch with the source's suite, inside DuckDB.
+
+    The Arrow table is registered in an in-memory DuckDB (no copy) and GX's SQL engine runs the suite
+    there as aggregate queries, so a 20-million-row day is never turned into a pandas frame. Failing rows
+    come back as `_source_row` numbers only (`exclude_unexpected_values`), never as cell values.
+    """
     _quiet_gx()
+    import duckdb
+    import duckdb_engine
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    _let_gx_keep_duckdb_connections()
     suite_document = load_suite(contract.name)
+    con = duckdb.connect(":memory:")
+    con.register(GATE_TABLE, table)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch_definition = (
-        context.data_sources.add_pandas(contract.name)
-        .add_dataframe_asset(contract.name)
-        .add_batch_definition_whole_dataframe("batch")
+        context.data_sources.add_sql(
+            contract.name,
+            connection_string="duckdb:///:memory:",
+            kwargs={"creator": lambda: duckdb_engine.ConnectionWrapper(con)},
+        )
+        .add_table_asset(contract.name, table_name=GATE_TABLE)
+        .add_batch_definition_whole_table("batch")
     )
     suite = context.suites.add(gx.ExpectationSuite(**suite_document))
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{contract.name}-gate", data=batch_definition, suite=suite)
     )
-    frame = table.to_pandas(date_as_object=True)
+    # Enough room to list every failing row of a batch the bad-row limit would still accept.
+    row_limit = max(1000, int(table.num_rows * contract.max_bad_row_share) + 1)
     results = definition.run(
-        batch_parameters={"dataframe": frame},
         expectation_parameters={**reference_codes(), **(parameters or {})},
         result_format={
             "result_format": "COMPLETE",
             "unexpected_index_column_names": [SOURCE_ROW],
+            "exclude_unexpected_values": True,
             "return_unexpected_index_query": False,
-            "partial_unexpected_count": 0,
+            "partial_unexpected_count": row_limit,
         },
     )
-    gate = GateResult()
+    gate = GateResult(validation_result=results)
     for result in results.results:
         config = result.expectation_config
         meta = config.meta or {}
@@ -146,6 +213,7 @@ def run_gate(table: pa.Table, contract: Contract, parameters: dict[str, Any] | N
                 f"{contract.name}: expectation {config.type} on {column} could not run: "
                 f"{result.exception_info.get('exception_message')}"
             )
+        unexpected = int(details.get("unexpected_count") or 0)
         gate.outcomes.append(
             ExpectationOutcome(
                 expectation_type=config.type,
@@ -154,13 +222,20 @@ def run_gate(table: pa.Table, contract: Contract, parameters: dict[str, Any] | N
                 reason_code=meta["reason_code"],
                 success=bool(result.success),
                 observed_value=_observed(details),
-                unexpected_count=int(details.get("unexpected_count") or 0),
+                unexpected_count=unexpected,
                 element_count=int(details.get("element_count") or table.num_rows),
             )
         )
-        if meta["severity"] == "row" and not result.success:
-            for index in details.get("unexpected_index_list") or []:
-                gate.row_problems.append(
-                    RowProblem(int(index[SOURCE_ROW]), column, meta["reason_code"], config.type)
-                )
+        if meta["severity"] != "row" or result.success:
+            continue
+        rows = _failing_rows(details)
+        if rows is None and "column_list" in config.kwargs:
+            rows = _duplicated_rows(con, config.kwargs["column_list"])
+        if rows is None or (len(rows) < unexpected <= row_limit):
+            raise RuntimeError(
+                f"{contract.name}: {config.type} on {column} found {unexpected} failing rows but GX "
+                f"identified {0 if rows is None else len(rows)}; refusing to guess which to quarantine."
+            )
+        gate.row_problems.extend(RowProblem(row, column, meta["reason_code"], config.type) for row in rows)
+    con.close()
     return gate
