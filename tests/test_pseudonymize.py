@@ -31,6 +31,17 @@ def test_pseudonym_is_hmac_not_plain_hash():
     assert pseudonym != hashlib.sha256(value.encode()).hexdigest()
 
 
+def test_column_pseudonyms_are_rfc2104_hmac_sha256():
+    import hashlib
+    import hmac
+
+    p = Pseudonymizer(b"master key")
+    values = ["11010519491231002X", "张三", "13800000000", "11010519491231002X", "X" * 200]
+    expected = [hmac.new(p.domain_key("resident"), v.encode(), hashlib.sha256).hexdigest() for v in values]
+    assert p.pseudonymize("resident", pa.array(values)).to_pylist() == expected
+    assert p.pseudonym("resident", values[1]) == expected[1]
+
+
 def test_missing_key_is_a_clear_error(monkeypatch):
     monkeypatch.delenv(pseudonymize.KEY_ENV, raising=False)
     monkeypatch.delenv(pseudonymize.ALLOW_LOCAL_KEY_ENV, raising=False)

@@ -65,12 +65,23 @@ def load_suite(source: str) -> dict[str, Any]:
                 f"{path.name} expectation #{index} ({expectation.get('type')}): meta needs severity "
                 f"({'/'.join(SEVERITIES)}) and reason_code"
             )
+        query = (expectation.get("kwargs") or {}).get("unexpected_rows_query")
+        if query is not None and not (query.startswith(f"select {SOURCE_ROW} from") and meta.get("column")):
+            raise ValueError(
+                f"{path.name} expectation #{index}: an unexpected_rows_query must select only {SOURCE_ROW} "
+                "(so no value ever reaches a GX result) and meta must name the column it checks"
+            )
     return suite
 
 
 @cache
 def reference_codes() -> dict[str, list[str]]:
-    """Code lists the suites refer to as `$PARAMETER`s, read from the dbt reference seeds."""
+    """Code lists the suites check against, read from the dbt reference seed `ref_divisions`.
+
+    They reach the gate as the tables `ref_community_codes` and `ref_grid_codes` beside the batch (an
+    anti-join is fast; an `in_set` of 1,434 grid codes costs DuckDB seconds per million rows) and as
+    `$PARAMETER`s of the same names for suites that prefer a value set.
+    """
     divisions = pacsv.read_csv(
         paths.SEEDS_DIR / "ref_divisions.csv",
         convert_options=pacsv.ConvertOptions(
@@ -89,7 +100,9 @@ def _quiet_gx() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
-def _column_of(kwargs: dict[str, Any]) -> str | None:
+def _column_of(kwargs: dict[str, Any], meta: dict[str, Any]) -> str | None:
+    if "column" in meta:
+        return meta["column"]
     if "column" in kwargs:
         return kwargs["column"]
     if "column_A" in kwargs:
@@ -175,6 +188,8 @@ def run_gate(table: pa.Table, contract: Contract, parameters: dict[str, Any] | N
     suite_document = load_suite(contract.name)
     con = duckdb.connect(":memory:")
     con.register(GATE_TABLE, table)
+    for name, codes in reference_codes().items():
+        con.register(f"ref_{name}", pa.table({name.removesuffix("s"): pa.array(codes, pa.string())}))
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch_definition = (
@@ -206,7 +221,7 @@ def run_gate(table: pa.Table, contract: Contract, parameters: dict[str, Any] | N
     for result in results.results:
         config = result.expectation_config
         meta = config.meta or {}
-        column = _column_of(config.kwargs)
+        column = _column_of(config.kwargs, meta)
         details = result.result or {}
         if result.exception_info and result.exception_info.get("raised_exception"):
             raise RuntimeError(
@@ -214,6 +229,8 @@ def run_gate(table: pa.Table, contract: Contract, parameters: dict[str, Any] | N
                 f"{result.exception_info.get('exception_message')}"
             )
         unexpected = int(details.get("unexpected_count") or 0)
+        if "unexpected_rows_query" in config.kwargs:
+            unexpected = int(details.get("observed_value") or 0)
         gate.outcomes.append(
             ExpectationOutcome(
                 expectation_type=config.type,
@@ -229,7 +246,11 @@ def run_gate(table: pa.Table, contract: Contract, parameters: dict[str, Any] | N
         if meta["severity"] != "row" or result.success:
             continue
         rows = _failing_rows(details)
-        if rows is None and "column_list" in config.kwargs:
+        if "unexpected_rows_query" in config.kwargs:
+            # GX returns at most 200 of them; the expectation's own query lists them all.
+            query = config.kwargs["unexpected_rows_query"].replace("{batch}", GATE_TABLE)
+            rows = [row for (row,) in con.execute(query).fetchall()]
+        elif rows is None and "column_list" in config.kwargs:
             rows = _duplicated_rows(con, config.kwargs["column_list"])
         if rows is None or (len(rows) < unexpected <= row_limit):
             raise RuntimeError(
