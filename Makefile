@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint unit airflow lock manifest clean help bench-ingest
+.PHONY: demo test lint unit browser airflow lock manifest clean help bench-ingest
 
 help:
 	@echo "make demo     generate the demo city and run every DAG end to end on DuckDB"
@@ -14,7 +14,7 @@ help:
 	@echo "make bench-ingest  ingest a generated district-day and compare with plain reads/writes"
 	@echo "make lock     recompile requirements.txt from requirements.in"
 
-$(INSTALLED): requirements.txt pyproject.toml
+$(INSTALLED): requirements.txt pyproject.toml include/community_dw/data_docs_assets.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	if command -v uv >/dev/null 2>&1; then \
 		uv pip install --python $(BIN)/python -r requirements.txt && \
@@ -23,6 +23,7 @@ $(INSTALLED): requirements.txt pyproject.toml
 		$(BIN)/python -m pip install --quiet -r requirements.txt && \
 		$(BIN)/python -m pip install --quiet --no-deps -e . ; \
 	fi
+	$(BIN)/cdw data-docs-assets
 	touch $(INSTALLED)
 
 manifest: $(INSTALLED)
@@ -41,8 +42,16 @@ lint: $(INSTALLED) manifest
 unit: $(INSTALLED) manifest
 	$(BIN)/python -m pytest -m "not e2e"
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest
+
+# Page tests (GX Data Docs) read the rendered DOM from Debian's headless Chromium.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the page tests"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 airflow: $(INSTALLED) manifest
 	CDW_ALLOW_LOCAL_KEY=1 $(BIN)/cdw airflow standalone

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
@@ -151,8 +152,8 @@ def test_crash_mid_load_leaves_the_previous_state_and_rerun_is_consistent(runs):
     landed = ingest.land(source, dt.datetime(2026, 11, 25), dt.datetime(2026, 11, 26))
     validated = ingest.validate(landed, "crash-test")
     # The crash: the quarantine index file vanishes after raw rows were already deleted and re-inserted.
-    (paths.work_dir() / landed.batch_id / "problems.parquet").unlink()
-    with pytest.raises(Exception, match=r"problems\.parquet"):
+    (paths.work_dir() / landed.batch_id / "problems.arrow").unlink()
+    with pytest.raises(Exception, match=r"problems\.arrow"):
         ingest.load(validated, "crash-test")
     assert _query(f"select count(*) from raw.{source}")[0][0] == before
     again = ingest.load(ingest.validate(landed, "crash-test-rerun"), "crash-test-rerun")
@@ -164,3 +165,47 @@ def test_crash_mid_load_leaves_the_previous_state_and_rerun_is_consistent(runs):
         ]
         == 1
     )
+
+
+def test_data_docs_list_every_validated_batch_offline(runs):
+    """The auditor's index renders (its table is built by scripts) with the network cut off."""
+    from browser import rendered_dom
+
+    from community_dw import data_docs
+
+    stored = list((data_docs.store_dir() / "validations").rglob("*.json"))
+    batches = {row for (row,) in _query("select distinct batch_id from audit.dq_results")}
+    assert len(stored) >= len(batches) > 0
+    index = data_docs.site_dir() / "index.html"
+    dom = rendered_dom(index)
+    assert f"of {len(stored)} rows" in dom or f"Showing 1 to {len(stored)} " in dom, dom[-3000:]
+    for source in ("civil_affairs_assistance", "health_services", "telecom_stays", "appeals"):
+        assert f"{source}_" in dom
+    pages = list((data_docs.site_dir() / "validations").rglob("*.html"))
+    assert len(pages) == len(stored)
+    page = rendered_dom(next(p for p in pages if "civil_affairs_assistance" in str(p)))
+    assert "Unsuccessful Expectations" in page and "unexpected values found" in page
+    for html in [index, *pages]:
+        fetched = re.findall(
+            r'(?:<script|<link|<img)[^>]*(?:src|href)="(https?://[^"]+)"', html.read_text("utf-8")
+        )
+        assert not fetched, f"{html} loads {fetched[:3]} from the internet"
+
+
+def test_data_docs_and_gx_results_hold_no_identifier_or_pseudonym(runs):
+    """Pages and stored GX results carry counts only: no original value and no pseudonym."""
+    from community_dw import data_docs
+
+    secrets = {
+        v
+        for pair in _query("select original_value, pseudonym from vault.identities")
+        for v in pair
+        if v and len(v) >= 6
+    }
+    assert secrets
+    files = [p for p in data_docs.site_dir().parent.rglob("*") if p.suffix in (".html", ".json")]
+    assert files
+    for file in files:
+        tokens = set(re.findall(r"[0-9A-Za-z\u4e00-\u9fff]+", file.read_text(encoding="utf-8")))
+        leaked = tokens & secrets
+        assert not leaked, f"{file} holds {len(leaked)} identifiers or pseudonyms"

@@ -64,6 +64,13 @@ def _airflow(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - execv does not return
 
 
+def _data_docs_assets(args: argparse.Namespace) -> int:
+    from community_dw import data_docs_assets
+
+    print(f"Data Docs assets in {data_docs_assets.install()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from community_dw.demo import DemoProfile
 
@@ -100,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = sub.add_parser("summary", help="print the ledger, defects caught and models built")
     summary.set_defaults(func=_summary)
+
+    assets = sub.add_parser(
+        "data-docs-assets",
+        help="fetch the scripts and styles GX Data Docs need to render offline (npm registry)",
+    )
+    assets.set_defaults(func=_data_docs_assets)
 
     airflow = sub.add_parser(
         "airflow", help="the Airflow CLI with this project's home and DAGs, e.g. `cdw airflow standalone`"

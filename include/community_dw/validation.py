@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from community_dw.contracts import Contract
 
 SEVERITIES = ("critical", "row", "warning")
+GATE_TABLE = "gate_batch"  # the batch as GX sees it, an Arrow table registered in DuckDB
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,16 @@ def _duplicated_rows(con: Any, columns: list[str]) -> list[int]:
     ]
 
 
-GATE_TABLE = "gate_batch"
+def _rows_to_quarantine(con: Any, kwargs: dict[str, Any], details: dict[str, Any]) -> list[int]:
+    """The `_source_row`s a failed row-level expectation points at."""
+    if "unexpected_rows_query" in kwargs:
+        # GX returns at most 200 of them; the expectation's own query lists them all.
+        query = kwargs["unexpected_rows_query"].replace("{batch}", GATE_TABLE)
+        return [row for (row,) in con.execute(query).fetchall()]
+    rows = _failing_rows(details)
+    if rows is None and "column_list" in kwargs:
+        rows = _duplicated_rows(con, kwargs["column_list"])
+    return rows or []
 
 
 def run_gate(table: pa.Table, contract: Contract, parameters: dict[str, Any] | None = None) -> GateResult:
@@ -187,76 +197,75 @@ def run_gate(table: pa.Table, contract: Contract, parameters: dict[str, Any] | N
     _let_gx_keep_duckdb_connections()
     suite_document = load_suite(contract.name)
     con = duckdb.connect(":memory:")
-    con.register(GATE_TABLE, table)
-    for name, codes in reference_codes().items():
-        con.register(f"ref_{name}", pa.table({name.removesuffix("s"): pa.array(codes, pa.string())}))
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch_definition = (
-        context.data_sources.add_sql(
+    datasource = None
+    try:
+        con.register(GATE_TABLE, table)
+        for name, codes in reference_codes().items():
+            con.register(f"ref_{name}", pa.table({name.removesuffix("s"): pa.array(codes, pa.string())}))
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        datasource = context.data_sources.add_sql(
             contract.name,
             connection_string="duckdb:///:memory:",
             kwargs={"creator": lambda: duckdb_engine.ConnectionWrapper(con)},
         )
-        .add_table_asset(contract.name, table_name=GATE_TABLE)
-        .add_batch_definition_whole_table("batch")
-    )
-    suite = context.suites.add(gx.ExpectationSuite(**suite_document))
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{contract.name}-gate", data=batch_definition, suite=suite)
-    )
-    # Enough room to list every failing row of a batch the bad-row limit would still accept.
-    row_limit = max(1000, int(table.num_rows * contract.max_bad_row_share) + 1)
-    results = definition.run(
-        expectation_parameters={**reference_codes(), **(parameters or {})},
-        result_format={
-            "result_format": "COMPLETE",
-            "unexpected_index_column_names": [SOURCE_ROW],
-            "exclude_unexpected_values": True,
-            "return_unexpected_index_query": False,
-            "partial_unexpected_count": row_limit,
-        },
-    )
-    gate = GateResult(validation_result=results)
-    for result in results.results:
-        config = result.expectation_config
-        meta = config.meta or {}
-        column = _column_of(config.kwargs, meta)
-        details = result.result or {}
-        if result.exception_info and result.exception_info.get("raised_exception"):
-            raise RuntimeError(
-                f"{contract.name}: expectation {config.type} on {column} could not run: "
-                f"{result.exception_info.get('exception_message')}"
-            )
-        unexpected = int(details.get("unexpected_count") or 0)
-        if "unexpected_rows_query" in config.kwargs:
-            unexpected = int(details.get("observed_value") or 0)
-        gate.outcomes.append(
-            ExpectationOutcome(
-                expectation_type=config.type,
-                column=column,
-                severity=meta["severity"],
-                reason_code=meta["reason_code"],
-                success=bool(result.success),
-                observed_value=_observed(details),
-                unexpected_count=unexpected,
-                element_count=int(details.get("element_count") or table.num_rows),
-            )
+        batch_definition = datasource.add_table_asset(
+            contract.name, table_name=GATE_TABLE
+        ).add_batch_definition_whole_table("batch")
+        suite = context.suites.add(gx.ExpectationSuite(**suite_document))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{contract.name}-gate", data=batch_definition, suite=suite)
         )
-        if meta["severity"] != "row" or result.success:
-            continue
-        rows = _failing_rows(details)
-        if "unexpected_rows_query" in config.kwargs:
-            # GX returns at most 200 of them; the expectation's own query lists them all.
-            query = config.kwargs["unexpected_rows_query"].replace("{batch}", GATE_TABLE)
-            rows = [row for (row,) in con.execute(query).fetchall()]
-        elif rows is None and "column_list" in config.kwargs:
-            rows = _duplicated_rows(con, config.kwargs["column_list"])
-        if rows is None or (len(rows) < unexpected <= row_limit):
-            raise RuntimeError(
-                f"{contract.name}: {config.type} on {column} found {unexpected} failing rows but GX "
-                f"identified {0 if rows is None else len(rows)}; refusing to guess which to quarantine."
+        # Enough room to list every failing row of a batch the bad-row limit would still accept.
+        row_limit = max(1000, int(table.num_rows * contract.max_bad_row_share) + 1)
+        results = definition.run(
+            expectation_parameters={**reference_codes(), **(parameters or {})},
+            result_format={
+                "result_format": "COMPLETE",
+                "unexpected_index_column_names": [SOURCE_ROW],
+                "exclude_unexpected_values": True,
+                "return_unexpected_index_query": False,
+                "partial_unexpected_count": row_limit,
+            },
+        )
+        gate = GateResult(validation_result=results)
+        for result in results.results:
+            config = result.expectation_config
+            meta = config.meta or {}
+            column = _column_of(config.kwargs, meta)
+            details = result.result or {}
+            if result.exception_info and result.exception_info.get("raised_exception"):
+                raise RuntimeError(
+                    f"{contract.name}: expectation {config.type} on {column} could not run: "
+                    f"{result.exception_info.get('exception_message')}"
+                )
+            unexpected = int(details.get("unexpected_count") or 0)
+            if "unexpected_rows_query" in config.kwargs:
+                unexpected = int(details.get("observed_value") or 0)
+            gate.outcomes.append(
+                ExpectationOutcome(
+                    expectation_type=config.type,
+                    column=column,
+                    severity=meta["severity"],
+                    reason_code=meta["reason_code"],
+                    success=bool(result.success),
+                    observed_value=_observed(details),
+                    unexpected_count=unexpected,
+                    element_count=int(details.get("element_count") or table.num_rows),
+                )
             )
-        gate.row_problems.extend(RowProblem(row, column, meta["reason_code"], config.type) for row in rows)
-    con.close()
+            if meta["severity"] == "row" and not result.success:
+                rows = _rows_to_quarantine(con, config.kwargs, details)
+                if len(rows) < unexpected <= row_limit:
+                    raise RuntimeError(
+                        f"{contract.name}: {config.type} on {column} found {unexpected} failing rows but "
+                        f"only {len(rows)} were identified; refusing to guess which to quarantine."
+                    )
+                gate.row_problems.extend(
+                    RowProblem(row, column, meta["reason_code"], config.type) for row in rows
+                )
+    finally:
+        if datasource is not None:
+            datasource.get_execution_engine().close()
+        con.close()
     return gate
