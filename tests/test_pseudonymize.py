@@ -55,3 +55,10 @@ def test_demo_key_is_generated_once(monkeypatch, tmp_path):
     monkeypatch.setenv("CDW_SECRETS_DIR", str(tmp_path))
     assert pseudonymize.master_key() == pseudonymize.master_key()
     assert (tmp_path / "pseudonymization.key").stat().st_mode & 0o077 == 0
+
+
+def test_a_column_of_nulls_stays_null():
+    assert Pseudonymizer(b"k1").pseudonymize("resident", pa.array([None, None], pa.string())).to_pylist() == [
+        None,
+        None,
+    ]

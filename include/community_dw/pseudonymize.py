@@ -102,7 +102,11 @@ class Pseudonymizer:
         encoded = pc.dictionary_encode(normalized)
         con = duckdb.connect(":memory:")
         try:
-            con.register("distinct_values", pa.table({"v": encoded.dictionary}))
+            # In batches, so that DuckDB spreads them over its threads (one big batch is one thread).
+            batches = pa.table({"v": encoded.dictionary}).to_batches(max_chunksize=64 * 1024)
+            con.register(
+                "distinct_values", pa.Table.from_batches(batches, schema=pa.schema([("v", pa.string())]))
+            )
             hashed = (
                 con.sql(
                     "select sha256($outer::blob || unhex(sha256($inner::blob || encode(v)))) as h "

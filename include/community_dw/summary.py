@@ -11,7 +11,7 @@ from collections import Counter
 from functools import cache
 from pathlib import Path
 
-from community_dw import paths, warehouse
+from community_dw import data_docs, paths, warehouse
 
 LEDGER_BY_SOURCE = """
 with latest as (
@@ -148,6 +148,7 @@ def print_summary(
     print(f"  delivered extracts   {paths.sources_dir()}")
     print(f"  landed batches       {paths.landing_dir()}")
     print(f"  dbt docs (analysts)  {paths.DBT_PROJECT_DIR / 'target' / 'index.html'}")
+    print(f"  GX Data Docs (audit) {data_docs.site_dir() / 'index.html'}")
     print(f"  Airflow home         {paths.PROJECT_ROOT / '.airflow'}  (make airflow for the UI)")
     if elapsed is not None:
         print(f"\nDone in {elapsed:.0f} s.")
