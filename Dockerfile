@@ -5,4 +5,7 @@ FROM apache/airflow:3.3.2-python3.11
 COPY --chown=airflow:root requirements.txt pyproject.toml README.md /opt/community-dw/
 COPY --chown=airflow:root include /opt/community-dw/include
 RUN pip install --no-cache-dir -r /opt/community-dw/requirements.txt \
- && pip install --no-cache-dir --no-deps -e /opt/community-dw
+ && pip install --no-cache-dir --no-deps -e /opt/community-dw \
+ && CDW_DATA_DOCS_ASSETS_DIR=/home/airflow/data-docs-assets cdw data-docs-assets
+# GX Data Docs render offline from these (fetched from the npm registry, integrity-checked).
+ENV CDW_DATA_DOCS_ASSETS_DIR=/home/airflow/data-docs-assets
