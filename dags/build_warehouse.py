@@ -16,6 +16,7 @@ from community_dw.orchestration.warehouse_build import (
     PROFILE_CONFIG,
     PROJECT_CONFIG,
     RENDER_CONFIG,
+    USER_DEFINED_MACROS,
 )
 
 
@@ -35,6 +36,7 @@ with DAG(
     default_args=DEFAULT_ARGS,
     tags=["dbt", "warehouse"],
     doc_md=__doc__,
+    user_defined_macros=USER_DEFINED_MACROS,
 ):
     dbt = DbtTaskGroup(
         group_id="dbt",

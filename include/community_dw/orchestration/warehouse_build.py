@@ -14,10 +14,14 @@ from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirec
 from community_dw import paths
 from community_dw.dbt_runner import MANIFEST_PATH, dbt_env
 
+# dbt's environment is rendered when each task runs, by the worker, not frozen when the DAG file is
+# first imported: a process that parses the DAG under one CDW_* setting and runs it under another (a
+# test session, a worker with its own data folder) must build the warehouse it is pointed at now.
+USER_DEFINED_MACROS = {"cdw_dbt_env": lambda name: dbt_env()[name]}
 PROJECT_CONFIG = ProjectConfig(
     dbt_project_path=paths.DBT_PROJECT_DIR,
     manifest_path=MANIFEST_PATH,
-    env_vars=dbt_env(),
+    env_vars={name: f"{{{{ cdw_dbt_env('{name}') }}}}" for name in dbt_env()},
 )
 PROFILE_CONFIG = ProfileConfig(
     profile_name="community_dw",
