@@ -101,10 +101,15 @@ def publish(validation_result: Any, source: str, batch_id: str, run_id: str | No
     )
     context.suites.add_or_update(gx.ExpectationSuite(**load_suite(source)))
     context.validation_results_store.set(result_key, validation_result)
-    context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[suite_key, result_key])
     site = site_dir()
+    suite_page = site / "expectations" / f"{validation_result.suite_name}.html"
+    suite_file = paths.EXPECTATIONS_DIR / f"{source}.json"
+    # The suite's page changes only with its file; the result page and the index change every batch.
+    stale = not suite_page.exists() or suite_page.stat().st_mtime < suite_file.stat().st_mtime
+    keys = [suite_key, result_key] if stale else [result_key]
+    context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=keys)
     pages = [site / "index.html"]
-    for key in (suite_key, result_key):
+    for key in keys:
         for entry in context.get_docs_sites_urls(resource_identifier=key, site_name=SITE_NAME):
             pages.append(Path(unquote(urlparse(entry["site_url"]).path)))
     for page in pages:
