@@ -33,6 +33,10 @@ def site_dir() -> Path:
     return Path(os.environ.get("CDW_DATA_DOCS_DIR", paths.data_dir() / "reports" / "data_docs")).resolve()
 
 
+def index_limit() -> int:
+    return int(os.environ.get("CDW_DATA_DOCS_INDEX_LIMIT", "300"))
+
+
 def store_dir() -> Path:
     return site_dir().parent / "gx"
 
@@ -65,7 +69,13 @@ def _context():
             "class_name": "SiteBuilder",
             "show_how_to_buttons": False,
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir())},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            # The index lists the newest results only: GX reads every listed result to draw it, so an
+            # index of a year of hourly batches would cost each batch seconds. Older pages stay on disk
+            # and every result stays in audit.dq_results.
+            "site_index_builder": {
+                "class_name": "DefaultSiteIndexBuilder",
+                "validation_results_limit": index_limit(),
+            },
         }
     }
     return get_context(project_config=config, mode="ephemeral")
