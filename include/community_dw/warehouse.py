@@ -6,12 +6,17 @@ types), so a new source needs no DDL here. Audit and vault tables are fixed and 
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from community_dw import paths
 from community_dw.contracts import Contract
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -72,13 +77,34 @@ create table if not exists vault.identities (
 """
 
 
+LOCK_TIMEOUT_ENV = "CDW_WAREHOUSE_LOCK_TIMEOUT"
+
+
 def connect(path: Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, waiting while another process holds DuckDB's single-writer lock.
+
+    Under `make airflow` several ingestion DAGs can finish at once (the daily sources at midnight, a
+    telecom hour); each holds the file for seconds, so a task waits its turn instead of failing. It
+    gives up after CDW_WAREHOUSE_LOCK_TIMEOUT seconds (default 600) with DuckDB's own message, which
+    names the process holding the lock.
+    """
     import duckdb
 
     target = path or paths.warehouse_path()
     if not read_only:
         target.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(target), read_only=read_only)
+    deadline = time.monotonic() + float(os.environ.get(LOCK_TIMEOUT_ENV, "600"))
+    pause = 0.2
+    while True:
+        try:
+            return duckdb.connect(str(target), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() + pause > deadline:
+                raise
+            if pause == 0.2:
+                log.info("Waiting for the warehouse lock on %s: %s", target, exc)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 @contextmanager
