@@ -149,11 +149,9 @@ def _failing_rows(details: dict[str, Any]) -> list[int] | None:
     listed = details.get("unexpected_index_list")
     if listed is None:
         return None
-    rows: list[int] = []
-    for entry in listed:
-        value = entry[SOURCE_ROW]
-        rows.extend(int(v) for v in value) if isinstance(value, list) else rows.append(int(value))
-    return rows
+    # With values excluded GX gives one entry holding a list of rows; otherwise one entry per row.
+    values = [entry[SOURCE_ROW] for entry in listed]
+    return [int(v) for value in values for v in (value if isinstance(value, list) else [value])]
 
 
 def _duplicated_rows(con: Any, columns: list[str]) -> list[int]:
