@@ -53,6 +53,21 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long a source's data is kept (`meta.contract.retention`), read by `community_dw.retention`.
+
+    `landing_days`: the plaintext producer copies in landing (and the batch's staged work files) are
+    purged this many days after the batch's latest ledger record (loaded or rejected). `raw_days`: where
+    person-level rows expire, raw rows (and quarantined rows) whose `raw_age_column` is older than this
+    many days before the run's local date are purged; None keeps raw rows.
+    """
+
+    landing_days: int
+    raw_days: int | None = None
+    raw_age_column: str | None = None
+
+
+@dataclass(frozen=True)
 class Contract:
     name: str
     path: Path
@@ -66,6 +81,7 @@ class Contract:
     load_strategy: str
     primary_key: tuple[str, ...]
     columns: tuple[Column, ...]
+    retention: Retention
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -128,6 +144,44 @@ def _parse_column(raw: dict, where: str) -> Column:
     )
 
 
+def _positive_days(value: Any, where: str, field_name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ContractError(
+            f"{where}: retention.{field_name} must be a whole number of days >= 1, got {value!r}"
+        )
+    return value
+
+
+def _parse_retention(raw: Any, columns: tuple[Column, ...], where: str) -> Retention:
+    """One retention declaration per source; raw expiry names a date or timestamp column to age by."""
+    if not isinstance(raw, dict):
+        raise ContractError(
+            f"{where}: missing required field 'retention' (e.g. retention: {{landing_days: 7}}); every "
+            "source declares how long its plaintext landing copies are kept"
+        )
+    unknown = sorted(set(raw) - {"landing_days", "raw_days", "raw_age_column"})
+    if unknown:
+        raise ContractError(f"{where}: unknown retention fields {', '.join(unknown)}")
+    landing_days = _positive_days(raw.get("landing_days"), where, "landing_days")
+    raw_days, age_column = raw.get("raw_days"), raw.get("raw_age_column")
+    if raw_days is None:
+        if age_column is not None:
+            raise ContractError(f"{where}: retention.raw_age_column is set but raw_days is not")
+        return Retention(landing_days=landing_days)
+    raw_days = _positive_days(raw_days, where, "raw_days")
+    by_name = {c.name: c for c in columns}
+    if age_column not in by_name:
+        raise ContractError(
+            f"{where}: retention.raw_days needs raw_age_column, a column of the source (got {age_column!r})"
+        )
+    if by_name[age_column].data_type not in ("date", "timestamp"):
+        raise ContractError(
+            f"{where}: retention.raw_age_column {age_column!r} is {by_name[age_column].data_type}, "
+            "not a date or timestamp"
+        )
+    return Retention(landing_days=landing_days, raw_days=raw_days, raw_age_column=age_column)
+
+
 def parse_contract(path: Path) -> Contract:
     """Parse one contract file; raises ContractError naming the file and field on any gap."""
     document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -154,13 +208,15 @@ def parse_contract(path: Path) -> Contract:
             raise ContractError(f"{where}: primary key column {key!r} is not a column")
     fields = ("producer", "transport", "format", "encoding", "cadence", "schedule", "load_strategy")
     values = {f: str(_require(meta, f, f"{where} meta.contract")) for f in fields}
-    options = {k: v for k, v in meta.items() if k not in (*fields, "primary_key")}
+    retention = _parse_retention(meta.get("retention"), columns, f"{where} meta.contract")
+    options = {k: v for k, v in meta.items() if k not in (*fields, "primary_key", "retention")}
     return Contract(
         name=name,
         path=path,
         description=" ".join(str(source.get("description", "")).split()),
         primary_key=primary_key,
         columns=columns,
+        retention=retention,
         options=options,
         **values,
     )
