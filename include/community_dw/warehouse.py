@@ -67,6 +67,19 @@ create table if not exists audit.dq_results (
     element_count bigint,
     validated_at timestamp not null
 );
+create table if not exists audit.purge_log (
+    rule varchar not null,              -- landing_files | work_files | raw_rows (community_dw.retention)
+    source varchar not null,
+    target varchar not null,            -- a relation (raw.telecom_stays) or a folder (landing/<source>/<batch>)
+    batch_id varchar,
+    rows_removed bigint,
+    files_removed bigint,
+    bytes_removed bigint,
+    window_days integer not null,
+    cutoff timestamp not null,          -- landing/work: UTC, vs the ledger; raw: local time, vs the age column
+    run_id varchar,
+    purged_at timestamp not null
+);
 create table if not exists vault.identities (
     domain varchar not null,
     pseudonym varchar not null,
