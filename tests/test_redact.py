@@ -1,4 +1,7 @@
-"""Free-text redaction: every pattern, mixed text, untouched text, nulls, and generated text."""
+"""Free-text redaction: every kind and form, mixed text, untouched text, nulls, and generated text.
+
+Recall and precision per kind on the labelled sets are tested in tests/redaction/test_evaluation.py.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import re
 import pyarrow as pa
 import pytest
 
-from community_dw.redact import PATTERNS, redact_free_text
+from community_dw.redact import find_spans, redact_free_text
 
 
 def redact(*texts: str | None) -> list[str | None]:
@@ -40,10 +43,37 @@ def one(text: str) -> str:
         ("邮箱 zhang.san@example.com 回复", "邮箱 [EMAIL] 回复"),
         ("发到13812345678@163.com就行", "发到[EMAIL]就行"),
         ("全角号码１３８１２３４５６７８", "全角号码[PHONE]"),
+        # forms the column-wise RE2 redactor let through (issue 8)
+        ("请回电138.1234.5678，谢谢", "请回电[PHONE]，谢谢"),
+        ("手机 139/1234/5678", "手机 [PHONE]"),
+        ("电话一三八一二三四五六七八", "电话[PHONE]"),
+        ("号码幺三九幺二三四五六七八", "号码[PHONE]"),
+        ("身份证 330106 19850312 4413", "身份证 [ID]"),
+        ("证件号330106-19850312-441X", "证件号[ID]"),
+        ("老身份证330106850312441", "老身份证[ID]"),
+        ("卡号6217-0000-1000-1234-567", "卡号[CARD]"),
+        ("邮箱 zhangsan＠163．com", "邮箱 [EMAIL]"),
+        ("京A12345乱停", "[PLATE]乱停"),
+        ("粤B·D12345占了充电位", "[PLATE]占了充电位"),
+        ("我家住在文一西路123号3栋2单元501室。", "我家住在[ADDRESS]。"),
+        ("地址：古墩路 12幢 3单元 1102室", "地址：[ADDRESS]"),
+        ("我是李勇利，楼道灯坏了", "我是[NAME]，楼道灯坏了"),
+        ("我姓陈，住在这里", "我姓[NAME]，住在这里"),
+        ("隔壁王阿姨家漏水", "隔壁[NAME]阿姨家漏水"),
+        ("之前已经跟孙建国反映过", "之前已经跟[NAME]反映过"),
     ],
 )
 def test_each_pattern(text: str, expected: str) -> None:
     assert one(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["我在王府井附近上班", "高新路上下班高峰堵车", "楼下的李子树被砍了", "我亲戚在张家港", "回复请发到邮箱，谢谢。",
+     "马路上的井盖松了", "服务热线400-123-4567", "2024-06-30还没处理", "找物业的王主任没用"],
+)  # fmt: skip
+def test_look_alikes_stay(text: str) -> None:
+    assert one(text) == text
 
 
 def test_mixed_text_and_neighbouring_numbers() -> None:
@@ -51,8 +81,9 @@ def test_mixed_text_and_neighbouring_numbers() -> None:
         "我是张三，身份证号11010519900307123X，电话13812345678,13912345678,13712345678；"
         "银行卡6222021234567890123，座机021-55556666，邮箱zs@qq.com。"
     )
+    # the name is masked too since names are redacted (this expectation changed deliberately)
     assert one(text) == (
-        "我是张三，身份证号[ID]，电话[PHONE],[PHONE],[PHONE]；银行卡[CARD]，座机[PHONE]，邮箱[EMAIL]。"
+        "我是[NAME]，身份证号[ID]，电话[PHONE],[PHONE],[PHONE]；银行卡[CARD]，座机[PHONE]，邮箱[EMAIL]。"
     )
 
 
@@ -71,6 +102,20 @@ def test_not_part_of_longer_numbers() -> None:
     # a 20-digit reference is no identifier of these kinds; an 11-digit run inside it is no phone
     assert one("流水号12345678901234567890") == "流水号12345678901234567890"
     assert one("编号0138123456789") != "编号0[PHONE]"
+
+
+def test_text_outside_the_spans_is_never_changed() -> None:
+    text = "全角１２３号楼，电话１３８１２３４５６７８，ＯＫ"
+    out = one(text)
+    assert out == "全角１２３号楼，电话[PHONE]，ＯＫ"
+    spans = find_spans(text)
+    assert [(text[s.start : s.end], s.kind) for s in spans] == [("１３８１２３４５６７８", "phone")]
+
+
+def test_names_can_be_left_alone_or_found_without_jieba() -> None:
+    values = pa.array(["我是李勇利，电话13812345678"])
+    assert redact_free_text(values, names=False).to_pylist() == ["我是李勇利，电话[PHONE]"]
+    assert redact_free_text(values, use_jieba=False).to_pylist() == ["我是[NAME]，电话[PHONE]"]
 
 
 def test_nulls_stay_null_and_types_are_kept() -> None:
@@ -139,6 +184,4 @@ def test_generated_text_keeps_no_identifiers() -> None:
     for original, out, secrets in zip(texts, redacted, planted, strict=True):
         digits_only = [re.sub(r"\D", "", s) for s in secrets]
         assert not any(d in re.sub(r"\D", "", out) for d in digits_only if len(d) >= 7), (original, out)
-        for pattern in PATTERNS:
-            assert not re.search(pattern.regex, out), (pattern.name, original, out)
         assert not re.search(r"\d{7,}", out), (original, out)
