@@ -1,9 +1,12 @@
-"""Build the warehouse: run the dbt project (staging -> intermediate -> marts, analyst, care) via Cosmos.
+"""Build the warehouse: run the dbt project (staging -> intermediate -> candidate marts, care) via Cosmos,
+then publish the analyst release.
 
 Scheduled on: any raw Asset the ingestion DAGs emit (one per source contract).
-Reads: raw.*, seeds. Writes: staging, intermediate, snapshots, marts, analyst, care.
+Reads: raw.*, seeds. Writes: staging, intermediate, snapshots, candidate_marts, candidate_analyst, care;
+then marts and analyst (the release), the analyst file on DuckDB, and audit.release_audits.
 First declares every contract's raw table (so a source that has not delivered yet is an empty table,
 not a failed build); each model's dbt tests run right after it; a failing test stops its dependants.
+The release is published only when its disclosure audit passes.
 """
 
 from airflow.sdk import DAG, AssetAny, chain, task
@@ -18,6 +21,12 @@ from community_dw.orchestration.warehouse_build import (
     RENDER_CONFIG,
     USER_DEFINED_MACROS,
 )
+from community_dw.orchestration.warehouse_build import publish_release as _publish_release
+
+
+@task
+def publish_release() -> dict:
+    return _publish_release()
 
 
 @task
@@ -45,4 +54,4 @@ with DAG(
         render_config=RENDER_CONFIG,
         execution_config=EXECUTION_CONFIG,
     )
-    chain(declare_raw_tables(), dbt)
+    chain(declare_raw_tables(), dbt, publish_release())

@@ -1,8 +1,7 @@
 {#- Flows must explain the change in presence: for every grid and delivered hour whose previous hour
     was delivered, devices now - devices the hour before = inflow - outflow (carriers give a device
-    one user type per grid). The published mart must also show the exact totals of the cells it does
-    not withhold. Returns one row per violation. -#}
-{%- set k = var('k_device') | int -%}
+    one user type per grid). The mart (a candidate) must show the exact total of every grid-hour.
+    Returns one row per violation. -#}
 
 with
 
@@ -59,7 +58,6 @@ published_check as (
         grid_hours.hour_start,
         case
             when published.grid_code is null then 'grid_hour_missing'
-            when published.is_suppressed <> (grid_hours.devices_present < {{ k }}) then 'wrong_suppression'
             else 'total_mismatch'
         end as violation
     from grid_hours
@@ -69,9 +67,7 @@ published_check as (
             and grid_hours.hour_start = published.hour_start
     where
         published.grid_code is null
-        or published.is_suppressed <> (grid_hours.devices_present < {{ k }})
-        or (not published.is_suppressed and published.total_devices <> grid_hours.devices_present)
-        or (published.is_suppressed and published.total_devices is not null)
+        or published.total_devices <> grid_hours.devices_present
 
 ),
 

@@ -1,7 +1,6 @@
-{#- Population reconciliation must show, for every community it does not withhold, exactly the
-    present residents of the register profile counts and the average of the complete nights of
+{#- Population reconciliation (a candidate with exact values) must show, for every community, exactly
+    the present residents of the register profile counts and the average of the complete nights of
     night-time resident devices. Returns one row per violation. -#}
-{%- set k_person = var('k_person') | int -%}
 
 with
 
@@ -49,7 +48,6 @@ checked as (
 
     select
         reconciliation.community_code,
-        reconciliation.is_suppressed,
         reconciliation.registered_residents as published_residents,
         reconciliation.nights_observed,
         reconciliation.avg_night_resident_devices as published_devices,
@@ -69,17 +67,15 @@ final as (
     select
         community_code,
         case
-            when is_suppressed <> (exact_residents < {{ k_person }}) then 'wrong_suppression'
             when nights_observed <> exact_nights then 'nights_mismatch'
             when abs(published_devices - exact_devices) > 0.05 then 'devices_mismatch'
             else 'residents_mismatch'
         end as violation
     from checked
     where
-        is_suppressed <> (exact_residents < {{ k_person }})
-        or nights_observed <> exact_nights
+        nights_observed <> exact_nights
         or abs(published_devices - exact_devices) > 0.05
-        or (not is_suppressed and published_residents <> exact_residents)
+        or published_residents <> exact_residents
 
 )
 

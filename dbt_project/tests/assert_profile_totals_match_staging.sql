@@ -1,13 +1,8 @@
-{#- The population profile must account for every present resident, suppress every cell under k as
-    a small cell and no other cell as one (complementary suppressions are checked by the
-    complementary_suppression data test). Returns one row per violation:
+{#- The population profile (a candidate with exact counts; the release step withholds cells) must
+    account for every present resident, cell by cell. Returns one row per violation:
       total_mismatch      present residents in staging <> sum of the exact cell counts
       cell_missing        a cell in the exact counts has no row in the profile (or the reverse)
-      wrong_suppression   (reason small_cell) disagrees with (exact count < k), or is_suppressed
-                          disagrees with having a reason
-      count_mismatch      a published count differs from the exact count
-      count_leaked        a suppressed cell still shows a count -#}
-{%- set k = var('k_person') | int -%}
+      count_mismatch      a count differs from the exact count -#}
 
 with
 
@@ -65,9 +60,6 @@ paired as (
     select
         cell_counts.resident_count as exact_count,
         profile.resident_count as published_count,
-        profile.is_suppressed,
-        coalesce(profile.suppression_reason = 'small_cell', false) as is_small_cell,
-        profile.suppression_reason is not null as has_reason,
         coalesce(cell_counts.community_code, profile.community_code) as community_code,
         coalesce(cell_counts.age_band, profile.age_band) as age_band,
         coalesce(cell_counts.sex, profile.sex) as sex,
@@ -91,11 +83,6 @@ cell_check as (
         published_count as observed_count,
         case
             when is_unpaired then 'cell_missing'
-            when
-                is_small_cell <> (exact_count < {{ k }})
-                or is_suppressed <> has_reason
-                then 'wrong_suppression'
-            when is_suppressed and published_count is not null then 'count_leaked'
             else 'count_mismatch'
         end as violation,
         community_code,
@@ -105,10 +92,7 @@ cell_check as (
     from paired
     where
         is_unpaired
-        or is_small_cell <> (exact_count < {{ k }})
-        or is_suppressed <> has_reason
-        or (is_suppressed and published_count is not null)
-        or (not is_suppressed and published_count is distinct from exact_count)
+        or published_count is distinct from exact_count
 
 ),
 

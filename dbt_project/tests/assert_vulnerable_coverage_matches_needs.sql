@@ -1,12 +1,9 @@
-{#- Care coverage must count every resident in need once per group and publish exactly the cells it
-    should. Returns one row per violation:
+{#- Care coverage (a candidate with exact values; the release withholds cells) must count every
+    resident in need once per group. Returns one row per violation:
       need_mismatch       exact people_in_need <> distinct residents of the group in int_vulnerable_needs
       served_exceeds_need more people served than in need
       cell_missing        an exact cell has no row in the mart (or the reverse)
-      wrong_suppression   a flag disagrees with the counts and k
-      count_mismatch      a published count or rate differs from the exact one
-      count_leaked        a withheld count or rate is still shown -#}
-{%- set k = var('k_person') | int -%}
+      count_mismatch      a count or rate differs from the exact one -#}
 
 with
 
@@ -75,8 +72,6 @@ paired as (
         coverage.people_in_need as published_need,
         coverage.people_served as published_served,
         coverage.coverage_rate,
-        coverage.is_suppressed,
-        coverage.is_served_suppressed,
         coalesce(exact.community_code, coverage.community_code) as community_code,
         coalesce(exact.need_group, coverage.need_group) as need_group,
         exact.community_code is null or coverage.community_code is null as is_unpaired
@@ -96,28 +91,14 @@ cell_check as (
         need_group,
         case
             when is_unpaired then 'cell_missing'
-            when
-                is_suppressed <> (exact_need < {{ k }})
-                or is_served_suppressed
-                <> (exact_need < {{ k }} or exact_served < {{ k }} or exact_need - exact_served < {{ k }})
-                then 'wrong_suppression'
-            when
-                (is_suppressed and published_need is not null)
-                or (is_served_suppressed and (published_served is not null or coverage_rate is not null))
-                then 'count_leaked'
             else 'count_mismatch'
         end as violation
     from paired
     where
         is_unpaired
-        or is_suppressed <> (exact_need < {{ k }})
-        or is_served_suppressed
-        <> (exact_need < {{ k }} or exact_served < {{ k }} or exact_need - exact_served < {{ k }})
-        or (is_suppressed and published_need is not null)
-        or (is_served_suppressed and (published_served is not null or coverage_rate is not null))
-        or (not is_suppressed and published_need <> exact_need)
-        or (not is_served_suppressed and published_served <> exact_served)
-        or (not is_served_suppressed and abs(coverage_rate - 1.0 * exact_served / exact_need) > 0.0001)
+        or published_need <> exact_need
+        or published_served <> exact_served
+        or abs(coverage_rate - 1.0 * exact_served / exact_need) > 0.0001
 
 ),
 

@@ -1,16 +1,17 @@
 """Audience files: what an analyst may read, published as a DuckDB file of its own.
 
 DuckDB has no users or grants, so on the embedded target separation is physical: the analyst gets a
-file that holds only the `marts` (suppressed aggregates) and `analyst` (masked row-level views)
-relations, copied as tables. Nothing else enters it: no raw, vault, staging, intermediate, care or
+file that holds only the released `marts` (aggregates with small and complementary cells withheld)
+and `analyst` (the k-anonymous row-level view) relations, copied as tables. The release step
+(community_dw.disclosure) writes those schemas only when its audit passes, and calls this after. Nothing else enters it: no raw, vault, staging, intermediate, care or
 audit, and the masked views are materialized, so the file does not need the relations they read.
 
 The file is written next to the target under a temporary name and renamed over it only when complete,
 so a reader never sees a half-written file (and one that has the old file open keeps reading it).
 
-Reading it: DuckDB names a file's catalog after the file, so in `analyst.duckdb` the name `analyst`
-is both the catalog and a schema; write `analyst.analyst.<view>` (marts: `marts.<mart>`) or attach the
-file under another name (`ATTACH 'analyst.duckdb' AS share (READ_ONLY)`; `share.analyst.<view>`).
+Reading it: DuckDB names a file's catalog after the file, so the file is named `analyst_release.duckdb`
+(catalog `analyst_release`): no schema has that name, and `select * from analyst.appeals_masked` or
+`marts.<mart>` work as written.
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ class PublishError(RuntimeError):
 
 
 def analyst_file_path() -> Path:
-    """Where the demo publishes the analyst file: `data/warehouse/analyst.duckdb`."""
-    return paths.data_dir() / "warehouse" / "analyst.duckdb"
+    """Where the release publishes the analyst file: `data/warehouse/analyst_release.duckdb`.
+
+    Not `analyst.duckdb`: its catalog would be named `analyst` like its schema, and every query naming
+    `analyst.<view>` would fail as an ambiguous reference."""
+    return paths.data_dir() / "warehouse" / "analyst_release.duckdb"
 
 
 def _quote(identifier: str) -> str:
@@ -51,7 +55,7 @@ def _remove(path: Path) -> None:
 def publish_analyst_file(source: Path | None = None, target: Path | None = None) -> dict[str, int]:
     """Copy the `marts` and `analyst` relations of the DuckDB warehouse `source` into a new file `target`.
 
-    Defaults: the warehouse (`paths.warehouse_path()`) and `data/warehouse/analyst.duckdb`. Returns the
+    Defaults: the warehouse (`paths.warehouse_path()`) and `data/warehouse/analyst_release.duckdb`. Returns the
     row count of every published table, keyed `schema.table`. Raises PublishError, leaving any existing
     target untouched, when a relation has a pseudonym column (`*_pid`) or there is nothing to publish.
     """

@@ -3,7 +3,8 @@
     Roles are NOLOGIN group roles; people get LOGIN roles that are members of one of them. Schema USAGE
     is the outer gate (a role without it cannot name anything in the schema); dbt `grants` (per folder
     in dbt_project.yml) give SELECT on each relation dbt builds, and `grant_loader_schemas` covers the
-    tables the Python loader creates in raw, vault and audit. DuckDB has no roles: there, separation is
+    tables the Python loader creates in raw, vault and audit. `marts` and `analyst` hold the published
+    release, written by community_dw.disclosure, which grants SELECT to the roles with USAGE here. DuckDB has no roles: there, separation is
     physical (community_dw.publish writes an analyst file holding only marts and analyst). -#}
 
 {% macro cdw_access_policy() -%}
@@ -13,6 +14,8 @@
             'staging': ['cdw_engineer'],
             'intermediate': ['cdw_engineer'],
             'snapshots': ['cdw_engineer'],
+            'candidate_marts': ['cdw_engineer'],
+            'candidate_analyst': ['cdw_engineer'],
             'marts': ['cdw_analyst', 'cdw_engineer'],
             'analyst': ['cdw_analyst', 'cdw_engineer'],
             'care': ['cdw_grid_worker'],

@@ -1,7 +1,8 @@
 {#- Analyst-facing appeal handling, the hotline's "three rates": per community, ISO week of receipt
     (Monday) and category, tickets received, responded and resolved; median hours from receipt to
     response and to resolution; the share of due tickets that met the response and resolution SLAs;
-    and satisfaction. Counts are tickets, not people. -#}
+    and satisfaction. Exact values (a candidate): the release step withholds what comes from fewer than
+    k reporters (community_dw.disclosure). -#}
 with
 
 lifecycle as (
@@ -58,17 +59,21 @@ final as (
         {{ dbt.cast('weekly.tickets_received', dbt.type_bigint()) }} as tickets_received,
         {{ dbt.cast('weekly.tickets_responded', dbt.type_bigint()) }} as tickets_responded,
         {{ dbt.cast('weekly.tickets_resolved', dbt.type_bigint()) }} as tickets_resolved,
-        {{ round_float('weekly.median_hours_to_respond', 2) }} as median_hours_to_respond,
-        {{ round_float('weekly.median_hours_to_resolve', 2) }} as median_hours_to_resolve,
+        {{ round_float('weekly.median_hours_to_respond', 1) }} as median_hours_to_respond,
+        {{ round_float('weekly.median_hours_to_resolve', 1) }} as median_hours_to_resolve,
         {{ dbt.cast('weekly.response_sla_hours', dbt.type_int()) }} as response_sla_hours,
         {{ dbt.cast('weekly.responses_due', dbt.type_bigint()) }} as responses_due,
+        {{ dbt.cast('weekly.responded_within_sla', dbt.type_bigint()) }} as responded_within_sla,
         {{ safe_ratio('weekly.responded_within_sla', 'weekly.responses_due') }} as share_responded_within_sla,
         {{ dbt.cast('weekly.resolution_sla_hours', dbt.type_int()) }} as resolution_sla_hours,
         {{ dbt.cast('weekly.resolutions_due', dbt.type_bigint()) }} as resolutions_due,
+        {{ dbt.cast('weekly.resolved_within_sla', dbt.type_bigint()) }} as resolved_within_sla,
         {{ safe_ratio('weekly.resolved_within_sla', 'weekly.resolutions_due') }} as share_resolved_within_sla,
         {{ dbt.cast('weekly.tickets_rated', dbt.type_bigint()) }} as tickets_rated,
         {{ round_float('weekly.avg_satisfaction', 2) }} as avg_satisfaction,
-        {{ safe_ratio('weekly.tickets_satisfied', 'weekly.tickets_rated') }} as share_satisfied
+        {{ dbt.cast('weekly.tickets_satisfied', dbt.type_bigint()) }} as tickets_satisfied,
+        {{ safe_ratio('weekly.tickets_satisfied', 'weekly.tickets_rated') }} as share_satisfied,
+        false as has_withheld_values
     from weekly
     left join communities
         on weekly.community_code = communities.community_code

@@ -4,7 +4,7 @@
     present. The usual level is the median, over the delivered hours at the same hour of day on the
     `crowd_baseline_days` days before (absent = 0 devices); with no earlier day delivered, it is the
     grid's average over the delivered hours of the same day. Telecom lineage only. -#}
-{%- set k = var('k_device') -%}
+{%- set k = disclosure_k('device') -%}
 {%- set factor = var('crowd_alert_factor') -%}
 {%- set min_devices = var('crowd_alert_min_devices') | int -%}
 {%- set baseline_days = var('crowd_baseline_days') | int -%}
@@ -149,7 +149,8 @@ alerts as (
 
     select
         *,
-        {{ is_small_cell('usual_devices', k) }} as is_baseline_suppressed
+        {{ is_small_cell('usual_devices', k) }} as is_baseline_suppressed,
+        {{ dbt.cast('round(usual_devices / ' ~ k ~ ') * ' ~ k, type_double()) }} as published_usual_devices
     from compared
     where devices_present > {{ factor }} * usual_devices
 
@@ -168,19 +169,18 @@ final as (
         cast(alerts.presence_date as date) as alert_date,
         {{ dbt.cast('alerts.hour_of_day', dbt.type_int()) }} as hour_of_day,
         {{ dbt.cast('alerts.user_type', dbt.type_string()) }} as user_type,
-        {{ dbt.cast(suppress_small_cells('alerts.devices_present', k), dbt.type_bigint()) }}
-            as devices_present,
+        {{ dbt.cast('alerts.devices_present', dbt.type_bigint()) }} as devices_present,
         case
-            when not alerts.is_baseline_suppressed then {{ round_float('alerts.usual_devices', 1) }}
+            when not alerts.is_baseline_suppressed then alerts.published_usual_devices
         end as usual_devices,
         case
             when not alerts.is_baseline_suppressed
-                then {{ safe_ratio('alerts.devices_present', 'alerts.usual_devices', 2) }}
+                then {{ safe_ratio('alerts.devices_present', 'alerts.published_usual_devices', 2) }}
         end as excess_ratio,
         {{ dbt.cast('alerts.baseline_method', dbt.type_string()) }} as baseline_method,
         {{ dbt.cast('alerts.baseline_hours', dbt.type_int()) }} as baseline_hours,
         {{ dbt.cast(factor, type_double()) }} as alert_factor,
-        {{ is_small_cell('alerts.devices_present', k) }} as is_suppressed,
+        false as is_suppressed,
         alerts.is_baseline_suppressed
     from alerts
     left join divisions

@@ -1,8 +1,7 @@
 {#- The "data islands": per department (civil_affairs, health, appeals) and community of the record,
     department records whose resident pseudonym matches no resident in the latest register snapshot.
-    Residents under var('k_person') are withheld, with the record count and share that would reveal
-    them. -#}
-{%- set k = var('k_person') -%}
+    Exact values (a candidate): the release withholds counts of records from fewer than k residents and
+    their complements (community_dw.disclosure). -#}
 
 with
 
@@ -33,15 +32,6 @@ counted as (
 
 ),
 
-flagged as (
-
-    select
-        *,
-        {{ is_small_cell('unmatched_residents', k) }} as is_suppressed
-    from counted
-
-),
-
 final as (
 
     select
@@ -52,17 +42,11 @@ final as (
         {{ dbt.cast('flagged.community_code', dbt.type_string()) }} as community_code,
         {{ dbt.cast('communities.community_name', dbt.type_string()) }} as community_name,
         {{ dbt.cast('flagged.records', dbt.type_bigint()) }} as records,
-        {{ dbt.cast(
-            'case when flagged.is_suppressed then null else flagged.unmatched_records end', dbt.type_bigint()
-        ) }} as unmatched_records,
-        {{ dbt.cast(suppress_small_cells('flagged.unmatched_residents', k), dbt.type_bigint()) }}
-            as unmatched_residents,
-        case
-            when not flagged.is_suppressed
-                then {{ safe_ratio('flagged.unmatched_records', 'flagged.records') }}
-        end as share_unmatched,
-        flagged.is_suppressed
-    from flagged
+        {{ dbt.cast('flagged.unmatched_records', dbt.type_bigint()) }} as unmatched_records,
+        {{ dbt.cast('flagged.unmatched_residents', dbt.type_bigint()) }} as unmatched_residents,
+        {{ safe_ratio('flagged.unmatched_records', 'flagged.records') }} as share_unmatched,
+        false as is_suppressed
+    from counted as flagged
     left join communities
         on flagged.community_code = communities.community_code
 

@@ -2,10 +2,8 @@
     against the devices the carriers classify as `resident` in the community's grids at night
     (distinct per night, averaged over the complete nights delivered). Aggregate to aggregate: it joins
     two community-level aggregates (int_population_profile_counts and int_telecom_night_presence) and
-    never a device or a person row. Residents under var('k_person') and device averages under
-    var('k_device') are withheld, and the ratio with them. -#}
-{%- set k_person = var('k_person') -%}
-{%- set k_device = var('k_device') -%}
+    never a device or a person row. Exact values (a candidate): the release withholds small counts and
+    averages and the ratio with them (community_dw.disclosure). -#}
 
 with
 
@@ -68,16 +66,6 @@ joined as (
 
 ),
 
-flagged as (
-
-    select
-        *,
-        {{ is_small_cell('registered_residents', k_person) }} as is_suppressed,
-        {{ is_small_cell('avg_night_resident_devices', k_device) }} as is_device_count_suppressed
-    from joined
-
-),
-
 final as (
 
     select
@@ -88,22 +76,16 @@ final as (
         {{ dbt.cast('flagged.community_code', dbt.type_string()) }} as community_code,
         {{ dbt.cast('communities.community_name', dbt.type_string()) }} as community_name,
         cast(flagged.snapshot_date as date) as snapshot_date,
-        {{ dbt.cast(suppress_small_cells('flagged.registered_residents', k_person), dbt.type_bigint()) }}
-            as registered_residents,
+        {{ dbt.cast('flagged.registered_residents', dbt.type_bigint()) }} as registered_residents,
         {{ dbt.cast('flagged.nights_observed', dbt.type_int()) }} as nights_observed,
         cast(flagged.first_night as date) as first_night,
         cast(flagged.last_night as date) as last_night,
-        case
-            when not flagged.is_device_count_suppressed
-                then {{ round_float('flagged.avg_night_resident_devices', 1) }}
-        end as avg_night_resident_devices,
-        case
-            when not (flagged.is_suppressed or flagged.is_device_count_suppressed)
-                then {{ safe_ratio('flagged.avg_night_resident_devices', 'flagged.registered_residents', 3) }}
-        end as devices_per_registered_resident,
-        flagged.is_suppressed,
-        flagged.is_device_count_suppressed
-    from flagged
+        {{ round_float('flagged.avg_night_resident_devices', 1) }} as avg_night_resident_devices,
+        {{ safe_ratio('flagged.avg_night_resident_devices', 'flagged.registered_residents', 3) }}
+            as devices_per_registered_resident,
+        false as is_suppressed,
+        false as is_device_count_suppressed
+    from joined as flagged
     left join communities
         on flagged.community_code = communities.community_code
 

@@ -1,9 +1,7 @@
 {#- Analyst-facing care coverage: per community and need group, residents in need and those served
     (a completed health-service contact in the last `service_window_days` days up to the as-of date),
-    with the coverage rate. Counts under var('k_person') are withheld; the served count is also
-    withheld when the residents not served are under k (it would single them out), and the rate
-    whenever the served count is. -#}
-{%- set k = var('k_person') -%}
+    with the coverage rate. Exact values (a candidate): the release step withholds small and
+    complementary counts (community_dw.disclosure). -#}
 
 with
 
@@ -16,20 +14,6 @@ coverage_counts as (
 communities as (
 
     select * from {{ ref('int_communities') }}
-
-),
-
-flagged as (
-
-    select
-        *,
-        {{ is_small_cell('people_in_need', k) }} as is_suppressed,
-        (
-            {{ is_small_cell('people_in_need', k) }}
-            or {{ is_small_cell('people_served', k) }}
-            or {{ is_small_cell('people_in_need - people_served', k) }}
-        ) as is_served_suppressed
-    from coverage_counts
 
 ),
 
@@ -46,19 +30,12 @@ final as (
         {{ dbt.cast('flagged.need_group', dbt.type_string()) }} as need_group,
         {{ dbt.cast('flagged.need_source', dbt.type_string()) }} as need_source,
         {{ var('service_window_days') | int }} as service_window_days,
-        {{ dbt.cast(suppress_small_cells('flagged.people_in_need', k), dbt.type_bigint()) }}
-            as people_in_need,
-        {{ dbt.cast(
-            'case when flagged.is_served_suppressed then null else flagged.people_served end',
-            dbt.type_bigint()
-        ) }} as people_served,
-        case
-            when not flagged.is_served_suppressed
-                then {{ safe_ratio('flagged.people_served', 'flagged.people_in_need') }}
-        end as coverage_rate,
-        flagged.is_suppressed,
-        flagged.is_served_suppressed
-    from flagged
+        {{ dbt.cast('flagged.people_in_need', dbt.type_bigint()) }} as people_in_need,
+        {{ dbt.cast('flagged.people_served', dbt.type_bigint()) }} as people_served,
+        {{ safe_ratio('flagged.people_served', 'flagged.people_in_need') }} as coverage_rate,
+        false as is_suppressed,
+        false as is_served_suppressed
+    from coverage_counts as flagged
     left join communities
         on flagged.community_code = communities.community_code
 

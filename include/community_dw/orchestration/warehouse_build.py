@@ -7,12 +7,16 @@ starts dbt; models run through dbt's Python runner in the worker, with tests aft
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
 from community_dw import paths
 from community_dw.dbt_runner import MANIFEST_PATH, dbt_env
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # dbt's environment is rendered when each task runs, by the worker, not frozen when the DAG file is
 # first imported: a process that parses the DAG under one CDW_* setting and runs it under another (a
@@ -40,3 +44,25 @@ EXECUTION_CONFIG = ExecutionConfig(
     invocation_mode=InvocationMode.DBT_RUNNER,
     test_indirect_selection=TestIndirectSelection.CAUTIOUS,
 )
+
+
+def publish_release() -> dict[str, Any]:
+    """The build's last step: protect, audit and publish the analyst release (community_dw.disclosure).
+
+    A release that fails its audit fails the task without retries (a rerun would fail the same way):
+    nothing is published, and the verdict naming the relation, cells and rule is in audit.release_audits.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from community_dw.disclosure import publish_release as publish
+    from community_dw.disclosure.release import ReleaseRejected
+
+    try:
+        result = publish()
+    except ReleaseRejected as rejection:
+        raise AirflowFailException(str(rejection)) from rejection
+    return {
+        "release_id": result.release_id,
+        "relations": sorted(result.relations),
+        "cells_suppressed": sum(a.cells_suppressed for a in result.relations.values()),
+    }
