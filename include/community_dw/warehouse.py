@@ -76,7 +76,7 @@ create table if not exists audit.purge_log (
     files_removed bigint,
     bytes_removed bigint,
     window_days integer not null,
-    cutoff timestamp not null,          -- landing/work: UTC, vs the ledger; raw: local time, vs the age column
+    cutoff timestamp not null,          -- landing/work: UTC, vs the ledger. raw: local time, vs the age column
     run_id varchar,
     purged_at timestamp not null
 );
