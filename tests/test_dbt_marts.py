@@ -4,8 +4,11 @@ A tiny city (two communities, three grids) is written into the five raw tables a
 (contract columns plus batch columns, pseudonyms as 64-hex): a register, assistance case versions,
 health contacts, appeal ticket versions and hourly telecom partitions with a crowd spike. `dbt build`
 runs on a copy of the project with a matching reference seed; then one more hourly partition (and a
-late stay for an earlier hour) arrives and the incremental presence model runs again. Every expected
-number below is worked out in the comments next to the data, independently of the SQL.
+late stay for an earlier hour) arrives and the incremental presence model runs again. dbt builds the
+marts as candidates with exact values (`candidate_marts`; the release step, community_dw.disclosure,
+withholds cells afterwards and is tested in tests/test_disclosure*.py), so every number is checked
+exactly. Every expected number below is worked out in the comments next to the data, independently of
+the SQL.
 """
 
 from __future__ import annotations
@@ -26,8 +29,17 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 SOURCES_DIR = DBT_PROJECT_DIR / "models" / "sources"
 BATCH_COLUMNS = {"_batch_id": "varchar", "_source_row": "integer", "_loaded_at": "timestamp"}
 
-# Small thresholds so that the tiny city has published and withheld cells.
-VARS = {"k_person": 2, "k_device": 2, "crowd_alert_min_devices": 5}
+# The disclosure policy, passed whole (dbt replaces a var's value, it does not merge). In SQL only the
+# crowd alerts read it (the usual level is rounded to a multiple of k for devices, and withheld under
+# it); a small k for devices keeps the tiny city's usual level of 2 visitors.
+K_DEVICE = 2
+POLICY = {
+    "k": {"person": 2, "device": K_DEVICE},
+    "protection_width": {"person": 1, "device": K_DEVICE - 1},
+    "max_suppressed_row_share": 0.05,
+    "quasi_identifier_classes": ["quasi"],
+}
+VARS = {"disclosure_policy": POLICY, "crowd_alert_min_devices": 5}
 # The privacy layer (masked views, care lists, access seeds) is built and tested elsewhere; this file is
 # about the marts.
 EXCLUDE = [
@@ -290,6 +302,11 @@ TELECOM += _stays("2026-11-24 19:00:00", A1, "visitor", V[:2])
 # The spike: 10 visitors in A1 at 19:00 on the 25th, 5 x the usual 2.
 TELECOM += _stays("2026-11-25 19:00:00", A1, "resident", N[:4])
 TELECOM += _stays("2026-11-25 19:00:00", A1, "visitor", V[:10])
+# B1 in the evening: 5 visitors at 19:00 on the 24th, 16 at 19:00 on the 25th (16 > 3 x 5). The usual
+# level of 5 is 2.5 x k for devices, a tie: rounded half up to 6 on both engines.
+U = [f"u{i}" for i in range(1, 17)]
+TELECOM += _stays("2026-11-24 19:00:00", B1, "visitor", U[:5])
+TELECOM += _stays("2026-11-25 19:00:00", B1, "visitor", U)
 # 20:00: v1-v3 stay, v4 moves to A2, v5-v10 leave, worker w1 arrives; a stay with a negative duration.
 TELECOM += _stays("2026-11-25 20:00:00", A1, "resident", N[:4])
 TELECOM += _stays("2026-11-25 20:00:00", A1, "visitor", V[:3])
@@ -476,6 +493,29 @@ def test_staging_keeps_the_latest_version_of_each_key(warehouse: Query) -> None:
 
 
 def test_vulnerable_care_coverage_by_hand(warehouse: Query) -> None:
+    # One row per resident in need and group, with whether a completed contact in the window reached them.
+    coverage = warehouse(
+        "select community_code, need_group, need_source, resident_pid, is_served"
+        " from intermediate.int_vulnerable_coverage"
+    )
+    assert len(coverage) == len({tuple(r[:4]) for r in coverage}), "one row per resident and group"
+    assert {(r[0], r[1], r[3], r[4]) for r in coverage} == {
+        # a1 (11-20) and a3 (08-28) served; a2 exactly 90 days ago; a4 refused
+        (A, "elderly_alone", pid("resident:a1"), True),
+        (A, "elderly_alone", pid("resident:a2"), False),
+        (A, "elderly_alone", pid("resident:a3"), True),
+        (A, "elderly_alone", pid("resident:a4"), False),
+        # a5 (corrected to completed); a4's completed visit is after the as-of date
+        (A, "disabled", pid("resident:a4"), False),
+        (A, "disabled", pid("resident:a5"), True),
+        (B, "elderly_alone", pid("resident:b1"), False),
+        (B, "low_income", pid("resident:b2"), True),
+        (B, "low_income", pid("resident:b3"), False),
+        (B, "low_income", pid("resident:b4"), False),
+        # b2, b4 (b3's case is closed); a7 moved out: in need nowhere
+        (B, "minimum_living_allowance", pid("resident:b2"), True),
+        (B, "minimum_living_allowance", pid("resident:b4"), False),
+    }
     exact = {
         (r[0], r[1]): (r[2], r[3])
         for r in warehouse(
@@ -484,90 +524,185 @@ def test_vulnerable_care_coverage_by_hand(warehouse: Query) -> None:
         )
     }
     assert exact == {
-        (A, "elderly_alone"): (4, 2),  # a1 (11-20) and a3 (08-28) served; a2 exactly 90 days ago; a4 refused
-        (A, "disabled"): (2, 1),  # a5 (corrected to completed); a4's completed visit is after the as-of date
+        (A, "elderly_alone"): (4, 2),
+        (A, "disabled"): (2, 1),
         (B, "elderly_alone"): (1, 0),
-        (B, "low_income"): (3, 1),  # b2
-        (B, "minimum_living_allowance"): (2, 1),  # b2, b4 (b3's case is closed)
+        (B, "low_income"): (3, 1),
+        (B, "minimum_living_allowance"): (2, 1),
     }
     rows = warehouse(
         "select community_code, need_group, people_in_need, people_served, coverage_rate, is_suppressed,"
-        " is_served_suppressed, community_name, as_of_date from marts.vulnerable_care_coverage"
+        " is_served_suppressed, community_name, as_of_date from candidate_marts.vulnerable_care_coverage"
     )
-    published = {(r[0], r[1]): (r[2], r[3], _float(r[4]), r[5], r[6]) for r in rows}
-    assert published == {
+    # The candidate: exact counts, small ones included (the release withholds them), flags false.
+    assert {(r[0], r[1]): (r[2], r[3], _float(r[4]), r[5], r[6]) for r in rows} == {
         (A, "elderly_alone"): (4, 2, 0.5, False, False),
-        (A, "disabled"): (2, None, None, False, True),  # one served: under k=2
-        (B, "elderly_alone"): (None, None, None, True, True),  # one in need: under k
-        (B, "low_income"): (3, None, None, False, True),
-        (B, "minimum_living_allowance"): (2, None, None, False, True),
+        (A, "disabled"): (2, 1, 0.5, False, False),
+        (B, "elderly_alone"): (1, 0, 0.0, False, False),
+        (B, "low_income"): (3, 1, 0.3333, False, False),
+        (B, "minimum_living_allowance"): (2, 1, 0.5, False, False),
     }
+    assert len(rows) == 5
     assert {r[7] for r in rows} == {"甲社区", "乙社区"} and {r[8] for r in rows} == {AS_OF}
+
+
+APPEALS_COLUMNS = [
+    "community_code",
+    "week_start",
+    "category_code",
+    "tickets_received",
+    "tickets_responded",
+    "tickets_resolved",
+    "median_hours_to_respond",
+    "median_hours_to_resolve",
+    "responses_due",
+    "responded_within_sla",
+    "share_responded_within_sla",
+    "resolutions_due",
+    "resolved_within_sla",
+    "share_resolved_within_sla",
+    "tickets_rated",
+    "avg_satisfaction",
+    "tickets_satisfied",
+    "share_satisfied",
+    "has_withheld_values",
+]
+APPEALS_FLOATS = {
+    "median_hours_to_respond",
+    "median_hours_to_resolve",
+    "share_responded_within_sla",
+    "share_resolved_within_sla",
+    "avg_satisfaction",
+    "share_satisfied",
+}
 
 
 def test_appeals_performance_three_rates_by_hand(warehouse: Query) -> None:
     rows = warehouse(
-        "select community_code, week_start, category_code, tickets_received, tickets_responded,"
-        " tickets_resolved, median_hours_to_respond, median_hours_to_resolve, responses_due,"
-        " share_responded_within_sla, resolutions_due, share_resolved_within_sla, avg_satisfaction,"
-        " share_satisfied from marts.appeals_performance order by community_code"
+        f"select {', '.join(APPEALS_COLUMNS)} from candidate_marts.appeals_performance order by community_code"
     )
-    observed = [(*r[:6], *(_float(v) if i not in (2, 4) else v for i, v in enumerate(r[6:]))) for r in rows]
+    observed = [
+        tuple(_float(v) if c in APPEALS_FLOATS else v for c, v in zip(APPEALS_COLUMNS, r, strict=True))
+        for r in rows
+    ]
     assert observed == [
         # received t1-t5; responded t1-t3; resolved t1, t2; median respond (1, 12, 25) = 12,
         # resolve (48, 73) = 60.5; response due t1-t4, within t1, t3; resolution due t1-t3, within t1;
-        # ratings 5 and 2
-        (A, date(2026, 11, 23), "ENV", 5, 3, 2, 12.0, 60.5, 4, 0.5, 3, 0.3333, 3.5, 0.5),
-        (B, date(2026, 11, 16), "PROP", 1, 1, 1, 1.5, 4.0, 1, 1.0, 1, 1.0, 4.0, 1.0),
+        # ratings 5 and 2, satisfied (4 or 5) t1
+        (A, date(2026, 11, 23), "ENV", 5, 3, 2, 12.0, 60.5, 4, 2, 0.5, 3, 1, 0.3333, 2, 3.5, 1, 0.5, False),
+        # t6: respond 1.5 h, resolve 4 h, rating 4
+        (B, date(2026, 11, 16), "PROP", 1, 1, 1, 1.5, 4.0, 1, 1, 1.0, 1, 1, 1.0, 1, 4.0, 1, 1.0, False),
     ]
 
 
-def test_grid_presence_hourly_counts_and_flows(warehouse: Query) -> None:
+def test_appeal_tickets_one_row_per_ticket_with_its_contributor(warehouse: Query) -> None:
+    rows = warehouse(
+        "select ticket_id, contributor_key, community_code, street_code, received_week_start,"
+        " received_month_start, received_quarter_start, is_responded, is_resolved, is_rated, is_satisfied"
+        " from intermediate.int_appeal_tickets"
+    )
+    november, q4 = date(2026, 11, 1), date(2026, 10, 1)
+    week_a, week_b = date(2026, 11, 23), date(2026, 11, 16)
+    street = "330106001"
+    assert {r[0]: r[1:] for r in rows} == {
+        # the reporter's pseudonym where there is one, else the ticket is its own contributor
+        "t1": (R1, A, street, week_a, november, q4, True, True, True, True),
+        "t2": (R2, A, street, week_a, november, q4, True, True, True, False),
+        "t3": ("ticket:t3", A, street, week_a, november, q4, True, False, False, False),
+        "t4": ("ticket:t4", A, street, week_a, november, q4, False, False, False, False),
+        "t5": ("ticket:t5", A, street, week_a, november, q4, False, False, False, False),
+        "t6": ("ticket:t6", B, street, week_b, november, q4, True, True, True, True),
+    }
+    assert len(rows) == 6
+
+
+def test_grid_presence_hourly_counts_and_flows(built: dict[str, Any], warehouse: Query) -> None:
     rows = warehouse(
         "select grid_code, hour_start, resident_devices, worker_devices, visitor_devices, total_devices,"
-        " inflow_devices, outflow_devices, is_previous_hour_delivered from marts.grid_presence_hourly"
+        " is_suppressed, has_suppressed_counts from candidate_marts.grid_presence_hourly"
         " where hour_start >= '2026-11-25 19:00:00' and hour_start < '2026-11-25 21:00:00'"
     )
     by_key = {(r[0], r[1]): r[2:] for r in rows}
-    # 19:00 follows 04:00 (nothing delivered at 18:00): no flows. Counts under k_device=2 are withheld.
-    assert by_key[(A1, ts("2026-11-25 19:00:00"))] == (4, None, 10, 14, None, None, False)
-    # 20:00: v1-v3 and n1-n4 stayed; w1 came; v4-v10 left (7); the broken stay in B1 counts nowhere.
-    assert by_key[(A1, ts("2026-11-25 20:00:00"))] == (4, None, 3, 8, None, 7, True)
-    assert by_key[(A2, ts("2026-11-25 20:00:00"))] == (None, None, None, None, None, None, True)
-    assert (B1, ts("2026-11-25 20:00:00")) not in by_key
+    assert len(by_key) == len(rows) == 5
+    # 19:00: n1-n4 and the spike of 10 visitors (the mart was built before the late stay arrived).
+    assert by_key[(A1, ts("2026-11-25 19:00:00"))] == (4, 0, 10, 14, False, False)
+    assert by_key[(B1, ts("2026-11-25 19:00:00"))] == (0, 0, 16, 16, False, False)
+    # 20:00: v1-v3 and n1-n4 stayed; w1 came; v4 was delivered twice, counted once.
+    assert by_key[(A1, ts("2026-11-25 20:00:00"))] == (4, 1, 3, 8, False, False)
+    assert by_key[(A2, ts("2026-11-25 20:00:00"))] == (0, 0, 1, 1, False, False)
+    # B1 at 20:00: everyone left; the stay with a negative duration counts nowhere.
+    assert by_key[(B1, ts("2026-11-25 20:00:00"))] == (0, 0, 0, 0, False, False)
+
+    # The flows stay in the intermediate model (as of the first build, before the late data).
+    flows = {(r[0], r[1], r[2]): r[3:6] for r in built["presence_before"]}
+    # 19:00 follows 04:00 (nothing delivered at 18:00): no flows.
+    assert flows[(A1, ts("2026-11-25 19:00:00"), "resident")] == (4, None, None)
+    assert flows[(A1, ts("2026-11-25 19:00:00"), "visitor")] == (10, None, None)
+    # 20:00: residents stayed; w1 arrived; v4-v10 left A1 (7, v4 to A2); v4 arrived in A2.
+    assert flows[(A1, ts("2026-11-25 20:00:00"), "resident")] == (4, 0, 0)
+    assert flows[(A1, ts("2026-11-25 20:00:00"), "worker")] == (1, 1, 0)
+    assert flows[(A1, ts("2026-11-25 20:00:00"), "visitor")] == (3, 0, 7)
+    assert flows[(A2, ts("2026-11-25 20:00:00"), "visitor")] == (1, 1, 0)
+    assert flows[(B1, ts("2026-11-25 20:00:00"), "visitor")] == (0, 0, 16)
+    assert not any(
+        key[0] == B1 and key[1] == ts("2026-11-25 20:00:00") and key[2] != "visitor" for key in flows
+    )
+    # Every grid-hour of the mart is the sum over user types of the intermediate model.
+    totals: dict[tuple, int] = {}
+    for (grid, hour, _), (present, _, _) in flows.items():
+        totals[(grid, hour)] = totals.get((grid, hour), 0) + present
+    everything = warehouse(
+        "select grid_code, hour_start, total_devices from candidate_marts.grid_presence_hourly"
+    )
+    assert {(r[0], r[1]): r[2] for r in everything} == totals
 
 
-def test_known_spike_produces_one_crowd_alert(warehouse: Query) -> None:
+def test_known_spikes_produce_crowd_alerts(warehouse: Query) -> None:
     rows = warehouse(
         "select grid_code, hour_start, user_type, devices_present, usual_devices, excess_ratio,"
-        " baseline_method, baseline_hours, community_name from marts.crowd_alerts"
+        " baseline_method, baseline_hours, community_name, is_suppressed, is_baseline_suppressed"
+        " from candidate_marts.crowd_alerts order by grid_code, hour_start, user_type"
     )
-    assert [(*r[:4], _float(r[4]), _float(r[5]), *r[6:]) for r in rows] == [
-        (A1, ts("2026-11-25 19:00:00"), "visitor", 10, 2.0, 5.0, "same_hour_earlier_days", 1, "甲社区")
+    observed = [(*r[:4], _float(r[4]), _float(r[5]), *r[6:]) for r in rows]
+    same_hour, same_day = "same_hour_earlier_days", "same_day_average"
+    assert observed == [
+        # A1: 10 visitors against 2 at 19:00 the day before; 2 = 1 x k for devices is published as is.
+        # All devices in A1 (14 against 6) and residents (4) raise nothing.
+        (A1, ts("2026-11-25 19:00:00"), "visitor", 10, 2.0, 5.0, same_hour, 1, "甲社区", False, False),
+        # B1 on the 24th: no earlier day, so the day's average over its 4 delivered hours (0, 0, 0, 5)
+        # = 1.25; 5 > 3 x 1.25. The usual level is under k for devices: withheld, and the ratio with it.
+        (B1, ts("2026-11-24 19:00:00"), "visitor", 5, None, None, same_day, 4, "乙社区", False, True),
+        # B1 on the 25th: 16 against 5 (for all devices too: nobody else is in B1 in the evening).
+        # 5 / k = 2.5 is rounded half up to 3 x k = 6, so the published ratio is 16 / 6 = 2.67.
+        (B1, ts("2026-11-25 19:00:00"), "all", 16, 6.0, 2.67, same_hour, 1, "乙社区", False, False),
+        (B1, ts("2026-11-25 19:00:00"), "visitor", 16, 6.0, 2.67, same_hour, 1, "乙社区", False, False),
     ]
+    # A published usual level is a multiple of k, and at least k.
+    assert all(r[4] is None or (r[4] % K_DEVICE == 0 and r[4] >= K_DEVICE) for r in rows)
 
 
 def test_population_reconciliation_aggregate_to_aggregate(warehouse: Query) -> None:
     rows = warehouse(
         "select community_code, registered_residents, nights_observed, avg_night_resident_devices,"
-        " devices_per_registered_resident, is_suppressed from marts.population_reconciliation"
+        " devices_per_registered_resident, is_suppressed, is_device_count_suppressed"
+        " from candidate_marts.population_reconciliation"
     )
-    assert {r[0]: (r[1], r[2], _float(r[3]), _float(r[4]), r[5]) for r in rows} == {
-        A: (6, 2, 4.5, 0.75, False),  # nights: 4 and 5 devices; a1-a6 present
-        B: (4, 2, 2.0, 0.5, False),
+    assert {r[0]: (r[1], r[2], _float(r[3]), _float(r[4]), r[5], r[6]) for r in rows} == {
+        A: (6, 2, 4.5, 0.75, False, False),  # nights: 4 and 5 devices; a1-a6 present
+        B: (4, 2, 2.0, 0.5, False, False),
     }
 
 
 def test_department_record_islands(warehouse: Query) -> None:
     rows = warehouse(
-        "select department, community_code, records, unmatched_records, unmatched_residents, is_suppressed"
-        " from marts.department_record_islands"
+        "select department, community_code, records, unmatched_records, unmatched_residents,"
+        " share_unmatched, is_suppressed from candidate_marts.department_record_islands"
     )
-    assert {(r[0], r[1]): r[2:] for r in rows} == {
-        ("civil_affairs", B): (4, None, None, True),  # c4 names y8: one person, under k
-        ("health", A): (6, None, None, True),  # no island: 0 is under k too
-        ("health", B): (2, None, None, True),  # s8 names x9
-        ("appeals", A): (2, None, None, True),  # t2 names z7
+    assert {(r[0], r[1]): (*r[2:5], _float(r[5]), r[6]) for r in rows} == {
+        ("civil_affairs", B): (4, 1, 1, 0.25, False),  # c1-c4; c4 names y8
+        ("health", A): (6, 0, 0, 0.0, False),  # s1-s6 (s6 once): no island
+        ("health", B): (2, 1, 1, 0.5, False),  # s7, s8; s8 names x9
+        ("appeals", A): (2, 1, 1, 0.5, False),  # t1 (a1), t2 names z7; t3-t6 name no reporter
     }
     spine = warehouse(
         "select count(*), sum(case when in_register then 0 else 1 end) from intermediate.int_person_spine"

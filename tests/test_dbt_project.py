@@ -2,17 +2,21 @@
 
 A tiny raw population register (two snapshot batches, a duplicate resident, ages on band edges) is
 loaded into a fresh warehouse of each engine; `dbt build` (models, seeds, unit and data tests) runs on a
-copy of the project whose reference seed is a small fixture, with `k_person` lowered so that the
-fixture has both published and suppressed cells. The expected results are computed here in Python,
-independently of the SQL.
+copy of the project whose reference seed is a small fixture, with the disclosure policy's k for persons
+lowered so that the fixture has cells on both sides of it. dbt builds the analyst-facing models as
+candidates with exact values (`candidate_marts`, `candidate_analyst`); the release step
+(community_dw.disclosure) withholds cells afterwards and publishes `marts` and `analyst`. The expected
+results are computed here in Python, independently of the SQL.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from hashlib import sha256
 from pathlib import Path
@@ -25,7 +29,15 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 CONTRACT = DBT_PROJECT_DIR / "models" / "sources" / "population_registry.yml"
 BATCH_COLUMNS = {"_batch_id": "varchar", "_source_row": "integer", "_loaded_at": "timestamp"}
 
-K = 3  # k_person for the test build
+K = 3  # the policy's k for persons in the test build
+K_DEVICE = 20
+# dbt replaces a var's value (no merge): the whole policy is passed, as in dbt_project.yml.
+POLICY = {
+    "k": {"person": K, "device": K_DEVICE},
+    "protection_width": {"person": K - 1, "device": K_DEVICE - 1},
+    "max_suppressed_row_share": 0.05,
+    "quasi_identifier_classes": ["quasi"],
+}
 OLD, NEW = date(2026, 11, 24), date(2026, 11, 25)
 COMMUNITY_A, COMMUNITY_B = "110105001001", "110105001002"
 
@@ -106,7 +118,7 @@ def register_rows() -> list[dict[str, Any]]:
         _person("edge84", NEW, 5, date(1941, 11, 26), special="elderly_alone;disabled"),
         _person("edge85", NEW, 6, date(1941, 11, 25), sex="2", special="elderly_alone"),
         _person("newborn", NEW, 7, date(2026, 11, 25), household="edge25"),
-        # four women aged 25-34 in two households in community B: count published, households withheld
+        # four women aged 25-34 in two households in community B: households under k
         *[
             _person(
                 f"w{i}",
@@ -247,7 +259,7 @@ def run_dbt(project: Path, env: dict[str, str], *args: str) -> None:
     os.environ.update(env)
     try:
         paths = ["--project-dir", str(project), "--profiles-dir", str(project)]
-        result = dbtRunner().invoke([*args, *paths, "--vars", f"{{k_person: {K}}}"])
+        result = dbtRunner().invoke([*args, *paths, "--vars", json.dumps({"disclosure_policy": POLICY})])
     finally:
         for key, value in saved.items():
             if value is None:
@@ -262,9 +274,22 @@ def run_dbt(project: Path, env: dict[str, str], *args: str) -> None:
     assert result.success, f"dbt {' '.join(args)} failed: {result.exception or failures}"
 
 
+class Warehouse:
+    """A built warehouse: `warehouse(sql)` returns rows; `backend()` opens it for the release step."""
+
+    def __init__(self, query: Query, backend: Callable[[], AbstractContextManager[Any]]) -> None:
+        self.query = query
+        self.backend = backend
+
+    def __call__(self, sql: str) -> list[tuple]:
+        return self.query(sql)
+
+
 @pytest.fixture(scope="module")
-def duckdb_warehouse(project_copy, tmp_path_factory) -> Iterator[Query]:
+def duckdb_warehouse(project_copy, tmp_path_factory) -> Iterator[Warehouse]:
     import duckdb
+
+    from community_dw.disclosure.backends import DuckDBBackend
 
     path = tmp_path_factory.mktemp("duckdb") / "community.duckdb"
     with duckdb.connect(str(path)) as conn:
@@ -275,12 +300,19 @@ def duckdb_warehouse(project_copy, tmp_path_factory) -> Iterator[Query]:
         with duckdb.connect(str(path)) as conn:
             return conn.execute(sql).fetchall()
 
-    yield query
+    @contextmanager
+    def backend() -> Iterator[DuckDBBackend]:
+        with duckdb.connect(str(path)) as conn:
+            yield DuckDBBackend(conn)
+
+    yield Warehouse(query, backend)
 
 
 @pytest.fixture(scope="module")
-def postgres_warehouse(project_copy) -> Iterator[Query]:
+def postgres_warehouse(project_copy) -> Iterator[Warehouse]:
     from pg import drop_database, fresh_database, postgres_server
+
+    from community_dw.disclosure.backends import PostgresBackend
 
     db = fresh_database(postgres_server(), "cdw_dbt")
     try:
@@ -300,20 +332,39 @@ def postgres_warehouse(project_copy) -> Iterator[Query]:
             finally:
                 conn.close()
 
-        yield query
+        @contextmanager
+        def backend() -> Iterator[PostgresBackend]:
+            conn = db.connect()
+            try:
+                yield PostgresBackend(conn)
+            finally:
+                conn.close()
+
+        yield Warehouse(query, backend)
     finally:
         drop_database(db)
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def warehouse(request) -> Query:
+def warehouse(request) -> Warehouse:
     return request.getfixturevalue(f"{request.param}_warehouse")
+
+
+@pytest.fixture(scope="module")
+def released(warehouse: Warehouse, project_copy: Path) -> Any:
+    """The release step run on the built warehouse with the test build's policy (publishes marts.*)."""
+    from community_dw.disclosure.policy import DisclosurePolicy
+    from community_dw.disclosure.release import run_release
+
+    policy = DisclosurePolicy(k=POLICY["k"], protection_width=POLICY["protection_width"])
+    with warehouse.backend() as backend:
+        return run_release(backend, project_copy / "target" / "manifest.json", policy)
 
 
 # --- what the build must produce -----------------------------------------------------------------
 
 
-def test_staging_keeps_latest_batch_one_row_per_resident(warehouse: Query) -> None:
+def test_staging_keeps_latest_batch_one_row_per_resident(warehouse: Warehouse) -> None:
     rows = warehouse(
         "select resident_pid, _batch_id, snapshot_date, status, community_code"
         " from staging.stg_population_registry"
@@ -326,13 +377,13 @@ def test_staging_keeps_latest_batch_one_row_per_resident(warehouse: Query) -> No
     assert by_pid[pid("resident:dup")][3:] == ("present", COMMUNITY_B), "the row updated last wins"
 
 
-def test_age_bands_on_edges(warehouse: Query) -> None:
+def test_age_bands_on_edges(warehouse: Warehouse) -> None:
     rows = warehouse("select resident_pid, age, age_band from staging.stg_population_registry")
     observed = {r[0]: (r[1], r[2]) for r in rows if r[0] in EXPECTED_BANDS}
     assert observed == EXPECTED_BANDS
 
 
-def test_special_group_flags(warehouse: Query) -> None:
+def test_special_group_flags(warehouse: Warehouse) -> None:
     rows = warehouse(
         "select resident_pid, is_elderly_alone, is_disabled, is_low_income"
         " from staging.stg_population_registry"
@@ -343,12 +394,15 @@ def test_special_group_flags(warehouse: Query) -> None:
     assert flags[pid("resident:edge14")] == (False, False, False)
 
 
-def test_profile_suppresses_small_cells_and_accounts_for_everyone(warehouse: Query) -> None:
-    profile = warehouse(
-        "select community_code, age_band, sex, residence_type, resident_count, household_count,"
-        " is_suppressed, is_household_count_suppressed, community_name, street_code, suppression_reason"
-        " from marts.community_population_profile"
-    )
+PROFILE_COLUMNS = (
+    "community_code, age_band, sex, residence_type, resident_count, household_count,"
+    " is_suppressed, is_household_count_suppressed, community_name, street_code"
+)
+
+
+def test_profile_candidate_accounts_for_every_present_resident_exactly(warehouse: Warehouse) -> None:
+    """The candidate holds the exact count of every cell, small ones included; nothing is withheld in SQL."""
+    profile = warehouse(f"select {PROFILE_COLUMNS} from candidate_marts.community_population_profile")
     exact = {
         tuple(r[:4]): r[4]
         for r in warehouse(
@@ -357,31 +411,57 @@ def test_profile_suppresses_small_cells_and_accounts_for_everyone(warehouse: Que
         )
     }
     cells = expected_cells(register_rows())
-    assert {tuple(r[:4]) for r in profile} == set(cells)
+    assert len(profile) == len(cells), "one row per non-empty cell"
+    assert {tuple(r[:4]): tuple(r[4:6]) for r in profile} == cells, "residents and households, cell by cell"
     assert exact == {cell: n for cell, (n, _) in cells.items()}
-
     for row in profile:
-        cell, (n, households) = tuple(row[:4]), cells[tuple(row[:4])]
-        published, published_households, suppressed, households_suppressed = row[4:8]
-        # Small cells are suppressed; complementary suppression (tests/test_privacy.py) may withhold more.
-        assert (row[10] == "small_cell") is (n < K), cell
-        assert suppressed is (row[10] is not None), cell
-        assert published == (None if suppressed else n), cell
-        assert households_suppressed is (suppressed or households < K), cell
-        assert published_households == (None if households_suppressed else households), cell
+        assert (row[6], row[7]) == (False, False), f"the candidate withholds nothing: {row[:4]}"
         assert row[8] in ("永安里社区", "光华里社区") and row[9] == "110105001"
 
-    # Published counts plus the true counts of the withheld cells are all present residents.
+    # Every present resident is in exactly one cell.
     present = warehouse("select count(*) from staging.stg_population_registry where is_present")[0][0]
-    total = sum(r[4] for r in profile if not r[6]) + sum(exact[tuple(r[:4])] for r in profile if r[6])
-    assert total == present == sum(n for n, _ in cells.values())
-    # The fixture exercises both sides of the threshold, exactly k included.
-    assert {r[6] for r in profile} == {True, False}
-    assert (COMMUNITY_B, "35-44", "male", "floating") in {tuple(r[:4]) for r in profile if r[4] == K}
-    assert "complementary" in {r[10] for r in profile}, "a small cell is protected by a complement"
+    assert sum(r[4] for r in profile) == present == sum(n for n, _ in cells.values()) == 15
+    # The fixture has cells on both sides of k (the release has something to withhold), exactly k
+    # included, and a cell of more than k residents in fewer than k households.
+    assert min(n for n, _ in cells.values()) < K
+    assert cells[(COMMUNITY_B, "35-44", "male", "floating")] == (K, K)
+    assert cells[(COMMUNITY_B, "25-34", "female", "registered")] == (4, 2)
 
 
-def test_every_model_column_is_documented_and_classified(duckdb_warehouse, project_copy: Path) -> None:
+def test_release_publishes_the_profile_only_within_the_policy(warehouse: Warehouse, released: Any) -> None:
+    """After the release step, marts.community_population_profile shows each cell's exact count or
+    nothing, never a count of 1..k-1, and flags exactly what it withholds. (The release and its attacker
+    are tested in depth in tests/test_disclosure*.py.)"""
+    assert released.published and released.verdict == "pass", released.problems
+    candidate = {
+        tuple(r[:4]): tuple(r[4:6])
+        for r in warehouse(f"select {PROFILE_COLUMNS} from candidate_marts.community_population_profile")
+    }
+    published = warehouse(f"select {PROFILE_COLUMNS} from marts.community_population_profile")
+    assert {tuple(r[:4]) for r in published} == set(candidate) and len(published) == len(candidate)
+    for row in published:
+        cell = tuple(row[:4])
+        for value, exact, flag in (
+            (row[4], candidate[cell][0], row[6]),
+            (row[5], candidate[cell][1], row[7]),
+        ):
+            assert value in (None, exact), f"{cell}: published {value}, exact {exact}"
+            assert value is None or not 1 <= value < K, f"{cell}: published small count {value}"
+            assert flag is (value is None), f"{cell}: flag {flag} for published {value}"
+    # Every cell under k in the fixture is withheld.
+    small = {cell for cell, (n, _) in candidate.items() if n < K}
+    assert small and all(r[4] is None for r in published if tuple(r[:4]) in small)
+    verdicts = warehouse(
+        "select verdict from audit.release_audits"
+        " where relation = 'marts.community_population_profile'"
+        f" and release_id = '{released.release_id}'"
+    )
+    assert verdicts == [("pass",)]
+
+
+def test_every_model_column_is_documented_and_classified(
+    duckdb_warehouse: Warehouse, project_copy: Path
+) -> None:
     import json
 
     manifest = json.loads((project_copy / "target" / "manifest.json").read_text(encoding="utf-8"))
