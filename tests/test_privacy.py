@@ -1,10 +1,11 @@
-"""The privacy layer holds on both warehouses: masking, suppression, care list, grants, RLS, audience file.
+"""The privacy layer holds on both warehouses: the published release, care list, grants, RLS, audience file.
 
 A small city (three communities of one street, ~600 residents with vulnerable groups, health contacts,
-assistance cases and appeals) is loaded into fresh raw tables built from the source contracts, and the
-privacy-relevant part of the dbt project (analyst views, care list, population profile and everything
-upstream of them) is built with `dbt build` on DuckDB and on PostgreSQL, with `k_person` lowered to 5
-so that the fixture has small cells. Expectations are computed here in Python, independently of the SQL.
+assistance cases and appeals) is loaded into fresh raw tables built from the source contracts, the
+analyst-facing candidates, the care list and everything upstream of them are built with `dbt build` on
+DuckDB and on PostgreSQL, and the release step (community_dw.disclosure) publishes `marts` and
+`analyst`, with k lowered to 5 so that the fixture has small cells. Expectations are computed here in
+Python, independently of the SQL and of the release step.
 
 On PostgreSQL, LOGIN users (an analyst, two grid workers) and SET ROLE check what each audience can
 read: permission denied outside its schemas, only its own communities in `care`. On DuckDB, the
@@ -34,7 +35,13 @@ from community_dw.contracts import load_contracts
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 
-K = 5  # k_person for the test build
+K = 5  # k for persons and devices in the test build (the release policy below)
+POLICY_VAR = {
+    "k": {"person": K, "device": K},
+    "protection_width": {"person": K - 1, "device": K - 1},
+    "max_suppressed_row_share": 0.05,
+    "quasi_identifier_classes": ["quasi"],
+}
 AS_OF = date(2026, 11, 25)
 WINDOW = 90  # var service_window_days (the project default)
 CARE_GROUPS = ["elderly_alone", "disabled", "low_income", "left_behind_child"]
@@ -54,13 +61,12 @@ SEED_DIVISIONS = (
 )
 SEED_GRID_WORKERS = f"login,community_code\ngw_wang,{GW_COMMUNITY}\ngw_li,{COMMUNITIES[1]}\n"
 
-# What the build covers: the privacy layer and everything upstream of it, plus the literal masking test.
+# What the build covers: every analyst-facing candidate and the care list, and everything upstream.
 SELECTION = [
     "--select",
+    "+path:models/marts",
     "+path:models/analyst",
     "+path:models/care",
-    "+community_population_profile",
-    "assert_masking_rules",
     "--indirect-selection",
     "cautious",
 ]
@@ -326,7 +332,7 @@ def run_dbt(project: Path, env: dict[str, str], *args: str, expect_success: bool
     os.environ.update(env)
     try:
         paths = ["--project-dir", str(project), "--profiles-dir", str(project)]
-        result = dbtRunner().invoke([*args, *paths, "--vars", f"{{k_person: {K}}}"])
+        result = dbtRunner().invoke([*args, *paths, "--vars", json.dumps({"disclosure_policy": POLICY_VAR})])
     finally:
         for key, value in saved.items():
             if value is None:
@@ -363,7 +369,20 @@ def duckdb_path(project_copy, tmp_path_factory) -> Path:
     with duckdb.connect(str(path)) as conn:
         load_raw(conn, "?")
     run_dbt(project_copy, {"CDW_WAREHOUSE_PATH": str(path)}, "build", "--target", "duckdb", *SELECTION)
+    from community_dw.disclosure.backends import DuckDBBackend
+
+    with duckdb.connect(str(path)) as conn:
+        release(DuckDBBackend(conn), project_copy)
     return path
+
+
+def release(backend, project: Path):
+    """The release step, as build_warehouse runs it after dbt, under the test's policy."""
+    from community_dw.disclosure.policy import DisclosurePolicy
+    from community_dw.disclosure.release import run_release
+
+    policy = DisclosurePolicy(k=POLICY_VAR["k"], protection_width=POLICY_VAR["protection_width"])
+    return run_release(backend, project / "target" / "manifest.json", policy)
 
 
 @pytest.fixture(scope="module")
@@ -415,6 +434,13 @@ def pg_warehouse(project_copy) -> Iterator[PgWarehouse]:
         finally:
             conn.close()
         run_dbt(project_copy, db.dbt_env(), "build", "--target", "postgres", *SELECTION)
+        from community_dw.disclosure.backends import PostgresBackend
+
+        conn = db.connect()
+        try:
+            release(PostgresBackend(conn), project_copy)
+        finally:
+            conn.close()
         # People: LOGIN roles that are members of the group roles dbt created (cluster-wide objects).
         conn = db.connect()
         conn.autocommit = True
@@ -452,61 +478,35 @@ def warehouse_query(request) -> Query:
 # --- masking ---------------------------------------------------------------------------------------
 
 
-def _alias(name: str, rule: str) -> str:
-    if rule == "date":
-        return name[:-3] + "_date" if name.endswith("_at") else name + "_date"
-    if rule == "month":
-        return name[:-5] + "_month" if name.endswith("_date") else name + "_month"
-    return name
+def test_published_view_shows_only_declared_generalized_columns(
+    duckdb_warehouse: Query, project_copy: Path
+) -> None:
+    """The analyst's one row-level view: the ladders at one level each, kept and shown columns, no more."""
+    nodes = [n for n in models_in(project_copy, "candidate_analyst")]
+    assert [n["name"] for n in nodes] == ["appeals_masked"], "one row-level view, with a stated purpose"
+    declared = nodes[0]["config"]["meta"]["disclosure"]["row_level"]
+    assert declared["purpose"].strip()
+    built = [r[0] for r in duckdb_warehouse("describe analyst.appeals_masked")]
+    expected = []
+    for column in declared["generalize"]:
+        expected += [column, f"{column}_level"]
+    assert built == expected + declared["keep"] + declared["show"]
+    assert not [c for c in built if c.endswith("_pid") or c in ("ticket_id", "reporter_id", "community_code")]
+    levels = duckdb_warehouse("select distinct area_level, received_period_level from analyst.appeals_masked")
+    assert len(levels) == 1, "one generalization for the whole view"
+    assert levels[0][0] in declared["generalize"]["area"]
+    assert levels[0][1] in declared["generalize"]["received_period"]
 
 
-def test_analyst_views_show_only_allowed_classes(duckdb_warehouse: Query, project_copy: Path) -> None:
-    nodes = manifest(project_copy)["nodes"]
-    views = models_in(project_copy, "analyst")
-    assert {v["name"] for v in views} >= {"residents_masked"}, "the analyst schema has its masked views"
-    problems = []
-    for view in views:
-        relation = f"analyst.{view['alias']}"
-        built = [
-            r[0]
-            for r in duckdb_warehouse(
-                "select column_name from information_schema.columns where table_schema = 'analyst'"
-                f" and table_name = '{view['alias']}' order by ordinal_position"
-            )
-        ]
-        if list(view["columns"]) != built:
-            problems.append(f"{relation}: YAML columns {list(view['columns'])} != built {built}")
-        parents = [nodes[p] for p in view["depends_on"]["nodes"] if p.startswith("model.")]
-        upstream = {name: col for parent in parents for name, col in parent["columns"].items()}
-        direct = {name for name, col in upstream.items() if col["meta"].get("privacy") == "direct"}
-        rules = (view["config"].get("meta") or {}).get("masking", {})
-        opted_in = {
-            _alias(name, rule if isinstance(rule, str) else rule["rule"])
-            for name, rule in rules.items()
-            if (rule if isinstance(rule, str) else rule["rule"]) != "drop"
-            and upstream[name]["meta"].get("privacy") == "sensitive"
-        }
-        for name in built:
-            privacy = view["columns"].get(name, {}).get("meta", {}).get("privacy")
-            if name.endswith("_pid"):
-                problems.append(f"{relation}.{name}: a pseudonym")
-            if name in direct:
-                problems.append(f"{relation}.{name}: a direct identifier of {parents[0]['name']}")
-            if privacy not in ANALYST_CLASSES:
-                problems.append(f"{relation}.{name}: class {privacy} is not allowed for analysts")
-            if privacy == "sensitive" and name not in opted_in:
-                problems.append(f"{relation}.{name}: sensitive but the view's YAML does not opt in")
-    assert not problems, "\n".join(problems)
-
-
-def test_residents_masked_generalizes_quasi_identifiers(duckdb_warehouse: Query) -> None:
-    columns = {r[0] for r in duckdb_warehouse("describe analyst.residents_masked")}
-    assert {"age_band", "community_code", "name_display", "move_in_month"} <= columns
-    assert not columns & {"birth_date", "age", "grid_code", "move_in_date", "resident_pid", "household_pid"}
-    assert not {c for c in columns if c.startswith("is_") and c not in ("is_present", "is_id_checksum_valid")}
-    assert duckdb_warehouse("select count(*) from analyst.residents_masked")[0][0] == len(CITY.register)
-    names = duckdb_warehouse("select distinct name_display from analyst.residents_masked")
-    assert all(re.fullmatch(r".\*+", n) for (n,) in names)
+def test_published_view_is_k_anonymous_and_withholds_little(warehouse_query: Query) -> None:
+    classes = warehouse_query(
+        "select area, received_period, category_code, count(*) from analyst.appeals_masked group by 1, 2, 3"
+    )
+    assert classes and min(n for *_, n in classes) >= K
+    # Residual suppression within the policy's share: the rows shown are the tickets of the city minus few.
+    shown = sum(n for *_, n in classes)
+    tickets = len({a["ticket_id"] for a in CITY.appeals})
+    assert tickets * 0.95 <= shown <= tickets
 
 
 def _text_values(query: Query, schemas: tuple[str, ...]) -> dict[str, set[str]]:
@@ -532,36 +532,6 @@ def test_no_pseudonym_or_identifier_value_reaches_analysts(warehouse_query: Quer
         leaks += [f"{column}: phone-like {v!r}" for v in values if PHONE.search(v)]
         leaks += [f"{column}: ID-number-like {v!r}" for v in values if ID_NUMBER.search(v)]
     assert not leaks, "\n".join(leaks[:20])
-
-
-def test_misconfigured_masking_fails_to_compile(project_copy: Path, tmp_path: Path) -> None:
-    """Asking to show a pseudonym, or declaring a wrong class for a masked column, stops the build."""
-    copy = tmp_path / "dbt_project"
-    shutil.copytree(project_copy, copy, ignore=shutil.ignore_patterns("target", "logs"))
-    yml = copy / "models" / "analyst" / "residents_masked.yml"
-    original = yml.read_text(encoding="utf-8")
-    env = {"CDW_WAREHOUSE_PATH": str(tmp_path / "compile.duckdb")}
-    args = (
-        "compile",
-        "--target",
-        "duckdb",
-        "--select",
-        "residents_masked",
-        "--target-path",
-        str(tmp_path / "t"),
-    )
-
-    yml.write_text(
-        original.replace("          age: drop\n", "          age: drop\n          resident_pid: keep\n")
-    )
-    result = run_dbt(copy, env, *args, expect_success=False)
-    assert not result.success and "never shown" in str(result.exception or result.result)
-
-    misdeclared = re.sub(r"(- name: age_band\n.*\n\s+meta: \{privacy: )quasi\}", r"\1none}", original)
-    assert misdeclared != original
-    yml.write_text(misdeclared)
-    result = run_dbt(copy, env, *args, expect_success=False)
-    assert not result.success and "declare quasi" in str(result.exception or result.result)
 
 
 # --- small-cell suppression --------------------------------------------------------------------------
@@ -610,24 +580,27 @@ def _determined_cells(cells: dict[tuple, int], suppressed: set[tuple], groupings
 def test_profile_suppression_leaves_no_recoverable_cell(warehouse_query: Query) -> None:
     profile = warehouse_query(
         "select community_code, age_band, sex, residence_type, resident_count, is_suppressed,"
-        " suppression_reason, household_count, street_code from marts.community_population_profile"
+        " household_count, street_code from marts.community_population_profile"
     )
     exact = expected_cells()
     assert {tuple(r[:4]) for r in profile} == set(exact)
     suppressed = {tuple(r[:4]) for r in profile if r[5]}
     for row in profile:
         cell, n = tuple(row[:4]), exact[tuple(row[:4])]
-        published, is_suppressed, reason, households = row[4:8]
-        assert (reason == "small_cell") is (n < K), cell
-        assert is_suppressed is (reason is not None), cell
-        assert published == (None if is_suppressed else n), cell
+        published, is_suppressed, households = row[4:7]
+        assert is_suppressed is (published is None), cell
+        assert published in (None, n), cell
+        if n < K:
+            assert is_suppressed, f"small cell {cell} ({n}) published"
         if is_suppressed:
             assert households is None, cell
-    reasons = {r[6] for r in profile}
-    assert {"small_cell", "complementary", None} <= reasons, "the fixture exercises complementary suppression"
+    assert len(suppressed) > sum(1 for n in exact.values() if n < K) or all(
+        sum(1 for c in suppressed if c[0] == community) >= 2 for community in {c[0] for c in suppressed}
+    ), "every community with a withheld cell withholds at least two"
 
-    # Known totals: each community's, and each age-sex-residence cell's over the street.
-    groupings = [lambda cell: cell[0], lambda cell: cell[1:]]
+    # Known totals: each community's, published in population_reconciliation. (Street totals per age,
+    # sex and residence type are published nowhere, so they are not part of the attacker's knowledge.)
+    groupings = [lambda cell: cell[0]]
     recoverable = _determined_cells(exact, suppressed, groupings)
     assert not recoverable, f"suppressed cells recoverable from the totals: {sorted(recoverable)}"
     # Plain subtraction: no publishable group total minus its published cells is a single hidden cell.
@@ -661,6 +634,9 @@ def test_overdue_visits_lists_who_is_due(warehouse_query: Query) -> None:
 
 
 DENIED_TO_ANALYST = [
+    "candidate_marts.community_population_profile",
+    "candidate_analyst.appeals_masked",
+    "audit.release_audits",
     "raw.population_registry",
     "vault.identities",
     "care.overdue_visits",
@@ -671,7 +647,7 @@ DENIED_TO_ANALYST = [
 ]
 ALLOWED_TO_ANALYST = [
     "marts.community_population_profile",
-    "analyst.residents_masked",
+    "marts.appeals_performance",
     "analyst.appeals_masked",
 ]
 
@@ -742,7 +718,7 @@ def test_pg_grid_worker_sees_only_own_communities(pg_warehouse: PgWarehouse) -> 
 @pytest.mark.parametrize(
     ("role", "allowed"),
     [
-        ("cdw_auditor", {"audit.batch_ledger", "access.grid_worker_communities"}),
+        ("cdw_auditor", {"audit.batch_ledger", "audit.release_audits", "access.grid_worker_communities"}),
         ("cdw_steward", {"vault.identities"}),
         (
             "cdw_engineer",
@@ -751,9 +727,12 @@ def test_pg_grid_worker_sees_only_own_communities(pg_warehouse: PgWarehouse) -> 
                 "staging.stg_population_registry",
                 "intermediate.int_population_profile_counts",
                 "audit.batch_ledger",
+                "audit.release_audits",
                 "access.grid_worker_communities",
+                "candidate_marts.community_population_profile",
+                "candidate_analyst.appeals_masked",
                 "marts.community_population_profile",
-                "analyst.residents_masked",
+                "marts.appeals_performance",
                 "analyst.appeals_masked",
             },
         ),
@@ -815,10 +794,18 @@ def test_analyst_file_holds_only_marts_and_analyst(
 
     from community_dw.publish import publish_analyst_file
 
-    target = tmp_path / "warehouse" / "analyst.duckdb"
+    target = tmp_path / "warehouse" / "analyst_release.duckdb"
     counts = publish_analyst_file(duckdb_path, target)
     assert publish_analyst_file(duckdb_path, target) == counts, "republishing replaces the file"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["analyst.duckdb"], "no temporary file left"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["analyst_release.duckdb"], (
+        "no temporary file left"
+    )
+    # The README's first query, as written, in a plain session opening the file.
+    with duckdb.connect(str(target), read_only=True) as conn:
+        assert (
+            conn.execute("select count(*) from analyst.appeals_masked").fetchone()[0]
+            == counts["analyst.appeals_masked"]
+        )
 
     with duckdb.connect() as conn:
         conn.execute(f"attach '{target}' as published (read_only)")
@@ -841,18 +828,22 @@ def test_analyst_file_holds_only_marts_and_analyst(
             " where table_schema in ('marts', 'analyst')"
         )
     }
-    assert {"marts.community_population_profile", "analyst.residents_masked"} <= expected
+    assert {"marts.community_population_profile", "analyst.appeals_masked"} <= expected
     assert {f"{s}.{t}" for s, t, _ in tables} == expected == set(counts)
     assert {s for s, _, _ in tables} == {"marts", "analyst"}
     assert {kind for _, _, kind in tables} == {"BASE TABLE"}, "views are materialized"
-    assert published_counts == counts and counts["analyst.residents_masked"] == len(CITY.register)
+    assert published_counts == counts and counts["marts.community_population_profile"] > 0
 
     nodes = {
-        f"{n['schema']}.{n['alias']}": n for s in ("marts", "analyst") for n in models_in(project_copy, s)
+        f"{s[len('candidate_') :]}.{n['alias']}": n
+        for s in ("candidate_marts", "candidate_analyst")
+        for n in models_in(project_copy, s)
     }
     for schema, table, column in columns:
         assert not column.endswith("_pid"), f"{schema}.{table}.{column}"
-        privacy = nodes[f"{schema}.{table}"]["columns"][column]["meta"]["privacy"]
+        documented = nodes[f"{schema}.{table}"]["columns"]
+        source_column = column[: -len("_level")] if column.endswith("_level") else column
+        privacy = (documented.get(source_column) or {}).get("meta", {}).get("privacy")
         assert privacy != "direct", f"{schema}.{table}.{column} is a direct identifier"
 
 

@@ -1,7 +1,10 @@
 {#- Every crowd alert must clear the bar it claims: at least `crowd_alert_min_devices` present (checked
-    on the exact count) and, where the ratio is published, a ratio of at least the factor. Returns one
-    row per violation. -#}
+    on the exact count) and, where the usual level is published, more than the factor times the usual
+    level. The published usual level is the exact one rounded to the nearest multiple of k for devices,
+    so the exact level is at least the published one minus k/2 (the published ratio, over the rounded
+    level, may be under the factor). Returns one row per violation. -#}
 {%- set min_devices = var('crowd_alert_min_devices') | int -%}
+{%- set k = disclosure_k('device') -%}
 
 with
 
@@ -49,6 +52,7 @@ final as (
         case
             when exact_totals.grid_code is null then 'no_presence_behind_alert'
             when exact_totals.devices_present < {{ min_devices }} then 'below_minimum'
+            when alerts.usual_devices < {{ k }} then 'usual_level_under_k'
             else 'below_factor'
         end as violation
     from alerts
@@ -60,7 +64,8 @@ final as (
     where
         exact_totals.grid_code is null
         or exact_totals.devices_present < {{ min_devices }}
-        or alerts.excess_ratio < alerts.alert_factor
+        or alerts.usual_devices < {{ k }}
+        or alerts.devices_present <= alerts.alert_factor * (alerts.usual_devices - {{ k }} / 2.0)
 
 )
 

@@ -44,3 +44,17 @@ create policy community_scope on {{ this }} for select
     using (community_code in (select scope.community_code from {{ scope_relation }} as scope))
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- The model node of the dbt graph named `model_name` (compile error when there is none). -#}
+{% macro privacy_model_node(model_name) -%}
+    {%- set found = graph.nodes.values()
+        | selectattr('resource_type', 'equalto', 'model')
+        | selectattr('name', 'equalto', model_name)
+        | list -%}
+    {%- if found | length != 1 -%}
+        {{ exceptions.raise_compiler_error(
+            'masked_select: no model named ' ~ model_name ~ ' in the project (found ' ~ found | length ~ ')') }}
+    {%- endif -%}
+    {{- return(found[0]) -}}
+{%- endmacro %}

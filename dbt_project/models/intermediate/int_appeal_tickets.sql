@@ -27,8 +27,10 @@ final as (
         communities.street_code,
         communities.district_code,
         lifecycle.received_week_start,
-        cast({{ dbt.date_trunc('month', 'lifecycle.received_week_start') }} as date) as received_month_start,
-        cast({{ dbt.date_trunc('quarter', 'lifecycle.received_week_start') }} as date) as received_quarter_start,
+        cast({{ dbt.date_trunc('month', 'lifecycle.received_week_start') }} as date)
+            as received_month_start,
+        cast({{ dbt.date_trunc('quarter', 'lifecycle.received_week_start') }} as date)
+            as received_quarter_start,
         lifecycle.category_code,
         lifecycle.is_responded,
         lifecycle.is_resolved,
