@@ -52,9 +52,9 @@ def test_missing_key_is_a_clear_error(monkeypatch):
 def test_demo_key_is_generated_once(monkeypatch, tmp_path):
     monkeypatch.delenv(pseudonymize.KEY_ENV, raising=False)
     monkeypatch.setenv(pseudonymize.ALLOW_LOCAL_KEY_ENV, "1")
-    monkeypatch.setenv("CDW_SECRETS_DIR", str(tmp_path))
+    monkeypatch.setenv("CDW_LOCAL_KEY_FILE", str(tmp_path / "keys" / "pseudonymization.key"))
     assert pseudonymize.master_key() == pseudonymize.master_key()
-    assert (tmp_path / "pseudonymization.key").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "keys" / "pseudonymization.key").stat().st_mode & 0o077 == 0
 
 
 def test_a_column_of_nulls_stays_null():

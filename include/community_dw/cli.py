@@ -55,8 +55,14 @@ def _airflow(args: argparse.Namespace) -> int:
     import shutil
 
     from community_dw import airflow_home
+    from community_dw.pseudonymize import KEY_CONN_ID, use_local_key_connection
 
     airflow_home.configure()
+    key_file = use_local_key_connection()
+    if key_file:
+        print(
+            f"Local demo pseudonymization key {key_file} (outside data/), served as connection {KEY_CONN_ID}"
+        )
     # Local development only: every visitor of localhost:8080 is an admin, no password to look up.
     os.environ.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
     executable = shutil.which("airflow", path=str(Path(sys.executable).parent)) or "airflow"

@@ -5,7 +5,8 @@ SQLite metadata under .airflow/), in the order the schedules would run them: for
 file drops, the 24 hourly telecom partitions and one catch-up pull of the day's appeals from the
 project's API server (started here on localhost and stopped at the end). `dag.test()` does not follow
 Asset schedules, so the warehouse build is started after the ingestion runs, as the scheduler would
-have done on their Asset events. Finally the analyst audience file is published.
+have done on their Asset events (its last task audits and publishes the analyst release), then the
+retention DAG once.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 from community_dw import airflow_home, paths
@@ -147,6 +148,13 @@ def run_pipeline(profile: DemoProfile, say=print) -> dict[str, str]:
     build_manifest()
     airflow_home.configure()
     airflow_home.migrate()
+    from community_dw.pseudonymize import KEY_CONN_ID, use_local_key_connection
+
+    key_file = use_local_key_connection()
+    if key_file:
+        say(
+            f"  local demo pseudonymization key {key_file} (outside data/), served as connection {KEY_CONN_ID}"
+        )
     states: dict[str, str] = {}
 
     def record(key: str, state: str) -> None:
@@ -171,6 +179,8 @@ def run_pipeline(profile: DemoProfile, say=print) -> dict[str, str]:
                 run_dag("ingest_appeals", interval_run_date(day), conf=window),
             )
     record("build_warehouse", run_dag("build_warehouse"))
+    # Retention once, as of now: purges what is past its window and logs it in audit.purge_log.
+    record("retention", run_dag("retention", datetime.now(UTC)))
     return states
 
 
@@ -181,10 +191,21 @@ def generate_docs() -> None:
     invoke(["docs", "generate", "--quiet"])
 
 
-def publish() -> dict[str, int]:
-    from community_dw.publish import analyst_file_path, publish_analyst_file
+def published() -> dict[str, int]:
+    """Row counts of the analyst file build_warehouse's release step published (empty when none)."""
+    import duckdb
 
-    return publish_analyst_file(paths.warehouse_path(), analyst_file_path())
+    from community_dw.publish import analyst_file_path
+
+    path = analyst_file_path()
+    if not path.is_file():
+        return {}
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        return {
+            f"{schema}.{table}": con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+            for schema, table in tables
+        }
 
 
 def main(profile: DemoProfile) -> int:
@@ -195,11 +216,10 @@ def main(profile: DemoProfile) -> int:
     print(f"\nRunning the DAGs through Airflow (task logs: {log_path}) ...")
     with logs_to_file(log_path) as say:
         states = run_pipeline(profile, say)
-        published = {}
         if states.get("build_warehouse") == "success":
             generate_docs()
-            published = publish()
+        release = published()
     from community_dw.summary import print_summary
 
-    print_summary(states, published=published, elapsed=time.monotonic() - started)
+    print_summary(states, published=release, elapsed=time.monotonic() - started)
     return 0 if all(s == "success" for s in states.values()) else 1

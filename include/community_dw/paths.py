@@ -42,6 +42,11 @@ def warehouse_path() -> Path:
     return Path(os.environ.get("CDW_WAREHOUSE_PATH", data_dir() / "warehouse" / "community.duckdb")).resolve()
 
 
-def secrets_dir() -> Path:
-    """Local secrets for the demo (the pseudonymization key); production uses a connection instead."""
-    return Path(os.environ.get("CDW_SECRETS_DIR", data_dir() / "secrets")).resolve()
+def local_key_file() -> Path:
+    """The demo's generated pseudonymization key: in the Airflow home, never beside the data.
+
+    Production sets CDW_PSEUDONYMIZATION_KEY or the Airflow connection instead; CDW_LOCAL_KEY_FILE
+    moves the file (it may not be inside the data folder).
+    """
+    home = Path(os.environ.get("AIRFLOW_HOME", PROJECT_ROOT / ".airflow"))
+    return Path(os.environ.get("CDW_LOCAL_KEY_FILE", home / "secrets" / "pseudonymization.key")).resolve()

@@ -9,12 +9,15 @@ connection or an environment variable, never in the repository or the warehouse.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import json
 import logging
 import os
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -41,20 +44,72 @@ def _key_from_connection() -> str | None:
     return Connection.get(KEY_CONN_ID).password
 
 
-def _local_demo_key() -> str:
-    path = paths.secrets_dir() / "pseudonymization.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32), encoding="ascii")
-        path.chmod(0o600)
+LOCAL_KEY_NAME = "pseudonymization.key"
+
+
+def _legacy_key_file() -> Path:
+    """Where earlier demos kept the key: beside the data it protects (moved out on first use)."""
+    return paths.data_dir() / "secrets" / LOCAL_KEY_NAME
+
+
+def ensure_local_key() -> Path:
+    """The demo's local key file (mode 0600, outside the data folder), generated once.
+
+    A key an earlier demo left in `data/secrets/` is moved here rather than replaced, so the pseudonyms
+    already in the warehouse keep joining; nothing of it stays under the data folder.
+    """
+    path = paths.local_key_file()
+    if path.is_relative_to(paths.data_dir()):
+        raise MissingKeyError(
+            f"The local key file {path} is inside the data folder {paths.data_dir()}; keep the key apart "
+            "from the data it protects (set CDW_LOCAL_KEY_FILE elsewhere)."
+        )
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    legacy = _legacy_key_file()
+    key = legacy.read_text(encoding="ascii").strip() if legacy.exists() else secrets.token_hex(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(key)
+    if legacy.exists():
+        legacy.unlink()
+        with contextlib.suppress(OSError):
+            legacy.parent.rmdir()
         log.warning(
-            "Generated a LOCAL DEMO pseudonymization key at %s. Production must set %s or the Airflow "
-            "connection %r; pseudonyms made with this key cannot be re-linked elsewhere.",
+            "Moved the local demo pseudonymization key from %s to %s (outside the data folder).", legacy, path
+        )
+    else:
+        log.warning(
+            "Generated a LOCAL DEMO pseudonymization key at %s (mode 0600, outside the data folder). "
+            "Production must set %s or the Airflow connection %r; pseudonyms made with this key cannot be "
+            "re-linked elsewhere.",
             path,
             KEY_ENV,
             KEY_CONN_ID,
         )
-    return path.read_text(encoding="ascii").strip()
+    return path
+
+
+def _local_demo_key() -> str:
+    return ensure_local_key().read_text(encoding="ascii").strip()
+
+
+def use_local_key_connection() -> str | None:
+    """Demo and `make airflow`: serve the local key to tasks as the Airflow connection, as production does.
+
+    Does nothing (returns None) when a key is configured already or CDW_ALLOW_LOCAL_KEY is not 1;
+    otherwise sets AIRFLOW_CONN_CDW_PSEUDONYMIZATION for this process and the Airflow components it
+    starts, and returns where the key file is.
+    """
+    conn_env = "AIRFLOW_CONN_" + KEY_CONN_ID.upper()
+    if os.environ.get(KEY_ENV) or os.environ.get(conn_env) or os.environ.get(ALLOW_LOCAL_KEY_ENV) != "1":
+        return None
+    path = ensure_local_key()
+    key = path.read_text(encoding="ascii").strip()
+    os.environ[conn_env] = json.dumps({"conn_type": "generic", "password": key})
+    return str(path)
 
 
 def master_key() -> bytes:

@@ -11,7 +11,7 @@ from collections import Counter
 from functools import cache
 from pathlib import Path
 
-from community_dw import data_docs, paths, warehouse
+from community_dw import data_docs, paths, retention, warehouse
 
 LEDGER_BY_SOURCE = """
 with latest as (
@@ -108,6 +108,22 @@ def defects_caught(con, sidecar: Path | None = None) -> list[tuple[str, str, str
     return [(s, d, r, injected[(s, d, r)], found[(s, d, r)]) for s, d, r in sorted(injected)]
 
 
+def latest_release(con) -> list[tuple]:
+    """The newest release audit, one row per relation (empty before the first build)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'audit'"
+        " and table_name = 'release_audits'"
+    ).fetchone()[0]
+    if not exists:
+        return []
+    return con.execute(
+        "select relation, cells, cells_suppressed, min_interval_width, min_k, rows_published, rows_withheld,"
+        " generalization, verdict, release_id from audit.release_audits"
+        " where release_id = (select release_id from audit.release_audits order by audited_at desc limit 1)"
+        " order by relation = '(release)', relation"
+    ).fetchall()
+
+
 def print_summary(
     states: dict[str, str], published: dict[str, int] | None = None, elapsed: float | None = None
 ) -> None:
@@ -115,6 +131,9 @@ def print_summary(
         ledger = ledger_by_source(con)
         relations = relation_counts(con)
         defects = defects_caught(con)
+        purges = retention.purge_summary(con)
+        release = latest_release(con)
+        expiries = retention.next_expiries(con)
     if states and not all(state == "success" for state in states.values()):
         print("\n== DAG runs that did not succeed ==")
         for name, state in states.items():
@@ -134,9 +153,39 @@ def print_summary(
         print(f"  {'source':<26} {'defect':<24} {'reason':<24} {'injected':>8} {'caught':>7}")
         for source, defect, reason, injected, found in defects:
             print(f"  {source:<26} {defect:<24} {reason:<24} {injected:>8} {found:>7}")
+    print("\n== Retention: purges logged in audit.purge_log ==")
+    if purges:
+        print(f"  {'source':<26} {'rule':<14} {'purges':>6} {'rows':>10} {'files':>6} {'bytes':>13}  last")
+        for rule, source, count, rows, files, size, last in purges:
+            print(
+                f"  {source:<26} {rule:<14} {count:>6} {rows or 0:>10,} {files or 0:>6,} {size or 0:>13,}"
+                f"  {last:%Y-%m-%d %H:%M}"
+            )
+    else:
+        print("  nothing was past its window yet")
+    for source, rule, days, when in expiries:
+        print(
+            f"  held: {source:<26} {rule:<14} window {days:>3} days, oldest purged from {when:%Y-%m-%d %H:%M}"
+        )
     print("\n== Models built (analyst- and grid-worker-facing) ==")
     for schema, table, rows in relations:
         print(f"  {schema + '.' + table:<48} {rows:>9,} rows")
+    if release:
+        print(f"\n== Analyst release {release[-1][-1]}: {release[-1][-2]} (audit.release_audits) ==")
+        print(
+            f"  {'relation':<40} {'cells':>6} {'withheld':>8} {'min width':>9} {'min k':>6}  generalization"
+        )
+        for relation, cells, withheld, width, min_k, _, rows_withheld, generalization, verdict, _ in release:
+            if relation == "(release)":
+                continue
+            shown_width = "-" if width is None else f"{width:g}"
+            detail = generalization or ""
+            if rows_withheld:
+                detail += f" ({rows_withheld} rows withheld)"
+            print(
+                f"  {relation:<40} {cells or 0:>6,} {withheld or 0:>8,} {shown_width:>9} {min_k or '-':>6}"
+                f"  {detail}{'' if verdict == 'pass' else '  FAILED'}"
+            )
     if published:
         print(f"\n== Analyst file: {len(published)} relations (marts and analyst views only) ==")
     print("\n== Where to look ==")
