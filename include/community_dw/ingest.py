@@ -92,7 +92,7 @@ def land(source: str, interval_start: datetime, interval_end: datetime) -> Lande
 
 
 def redact_columns(table: pa.Table, contract: Contract) -> pa.Table:
-    """Mask phone numbers, ID numbers and similar patterns in free-text columns (`redact: true`)."""
+    """Mask personal data (names, addresses, plates, e-mail, card, ID and phone numbers) in free-text columns (`redact: true`)."""
     from community_dw.redact import redact_free_text
 
     for col in contract.columns:
