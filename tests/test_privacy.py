@@ -864,3 +864,46 @@ def test_publish_refuses_pseudonyms_and_keeps_the_old_file(tmp_path: Path) -> No
         publish_analyst_file(source, target)
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["analyst.duckdb", "w.duckdb"]
+
+
+@pytest.mark.parametrize("how", ["login", "set_role"])
+def test_pg_analyst_cannot_count_what_it_cannot_read(pg_warehouse: PgWarehouse, how: str) -> None:
+    """The catalog's row counts (planner estimates, statistics collector) are counts too."""
+    owner = pg_warehouse.db.connect()
+    owner.autocommit = True
+    with owner.cursor() as cur:
+        cur.execute("analyze raw.population_registry")
+    owner.close()
+    attempts = {
+        "reltuples": "select reltuples from pg_class where oid = 'raw.population_registry'::regclass",
+        "relpages": "select relpages from pg_class where oid = 'raw.population_registry'::regclass",
+        "pg_stat_user_tables": "select n_live_tup from pg_stat_user_tables",
+        "pg_stat_all_tables": "select n_live_tup from pg_stat_all_tables",
+        "function": "select pg_stat_get_live_tuples('raw.population_registry'::regclass)",
+    }
+    conn = pg_warehouse.login("analyst_alice") if how == "login" else _as_role(pg_warehouse, "cdw_analyst")
+    denied = {}
+    try:
+        for label, sql in attempts.items():
+            with conn.cursor() as cur:
+                try:
+                    cur.execute(sql)
+                    cur.fetchall()
+                    denied[label] = False
+                except Exception as exc:  # permission denied: the only acceptable outcome
+                    assert "permission denied" in str(exc), exc
+                    denied[label] = True
+            conn.rollback()
+        with conn.cursor() as cur:  # names and kinds stay visible: clients keep working
+            cur.execute("select count(*) from pg_class where relname = 'community_population_profile'")
+            assert cur.fetchone()[0] >= 1
+    finally:
+        conn.close()
+    assert denied == dict.fromkeys(attempts, True)
+    engineer = _as_role(pg_warehouse, "cdw_engineer")
+    try:
+        with engineer.cursor() as cur:
+            cur.execute(attempts["reltuples"])
+            assert cur.fetchone()[0] == len(CITY.register)
+    finally:
+        engineer.close()

@@ -56,6 +56,57 @@ revoke all on schema {{ schema }} from public;
         {%- endfor %}
     {%- endfor %}
 {{ grant_loader_schemas() }}
+{{ hide_catalog_statistics() }}
+{%- endmacro %}
+
+
+{#- Row counts of relations a role cannot read are still counts: PostgreSQL shows every role the
+    planner's estimate (`pg_class.reltuples`, `relpages`) and the statistics collector's live and dead
+    tuples (`pg_stat_*_tables`, the `pg_stat_get_*(oid)` functions) of every table in the database.
+    Those are withdrawn from PUBLIC and given back to the roles that read person-level data anyway
+    (engineers, loader, steward, auditor); analysts and grid workers keep every other catalog column,
+    so clients (psql's \d, information_schema) still work. Changing catalog privileges needs a
+    superuser: run by another role this does nothing and says so (apply it once as a superuser). -#}
+{% macro hide_catalog_statistics() -%}
+    {%- if target.type != 'postgres' -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {%- set trusted = ['cdw_engineer', 'cdw_loader', 'cdw_steward', 'cdw_auditor'] -%}
+    {%- set stat_views = ['pg_stat_all_tables', 'pg_stat_user_tables', 'pg_stat_sys_tables',
+        'pg_stat_xact_all_tables', 'pg_stat_xact_user_tables', 'pg_stat_xact_sys_tables',
+        'pg_statio_all_tables', 'pg_statio_user_tables', 'pg_statio_sys_tables'] %}
+do $$
+declare
+    stat_function record;
+begin
+    if not (select rolsuper from pg_catalog.pg_roles where rolname = current_user) then
+        raise notice 'catalog statistics stay readable by every role: apply hide_catalog_statistics as a superuser';
+        return;
+    end if;
+    revoke select on pg_catalog.pg_class from public;
+    grant select (oid, relname, relnamespace, reltype, reloftype, relowner, relam, relfilenode,
+        reltablespace, reltoastrelid, relhasindex, relisshared, relpersistence, relkind, relnatts,
+        relchecks, relhasrules, relhastriggers, relhassubclass, relrowsecurity, relforcerowsecurity,
+        relispopulated, relreplident, relispartition, relrewrite, relfrozenxid, relminmxid, relacl,
+        reloptions, relpartbound) on pg_catalog.pg_class to public;
+    grant select on pg_catalog.pg_class to {{ trusted | join(', ') }};
+    {%- for view in stat_views %}
+    revoke select on pg_catalog.{{ view }} from public;
+    grant select on pg_catalog.{{ view }} to {{ trusted | join(', ') }};
+    {%- endfor %}
+    for stat_function in
+        select p.oid::regprocedure as signature
+        from pg_catalog.pg_proc as p
+        where p.pronamespace = 'pg_catalog'::regnamespace
+            and p.proname like 'pg\_stat\_get\_%'
+            and p.pronargs = 1
+            and p.proargtypes[0] = 'oid'::regtype
+    loop
+        execute format('revoke execute on function %s from public', stat_function.signature);
+        execute format('grant execute on function %s to {{ trusted | join(', ') }}', stat_function.signature);
+    end loop;
+end
+$$;
 {%- endmacro %}
 
 

@@ -2,8 +2,8 @@
 
 This is what sdcTable's `attack()` computes for one table, done for the release as a whole: the
 unknowns are the population's atoms (non-negative), every published cell of every relation is an
-equation over them (rows shown by a row-level view are cells too), and each withheld cell is
-minimized and maximized with HiGHS. Totals, margins in other marts, identities between columns
+equation over them (rows shown by a row-level view are cells too), every withheld cell whose row is
+listed counts at least one, and each withheld cell is minimized and maximized with HiGHS. Totals, margins in other marts, identities between columns
 (total = sum of parts) and counts taken from row-level views all become equations this way without
 being declared: they are sums over the same atoms.
 
@@ -96,6 +96,19 @@ def attacker_intervals(
             equations += 1
     a_eq = coo_matrix((data, (rows, cols)), shape=(equations, len(atoms))).tocsr() if equations else None
     b_eq = np.array(rhs) if equations else None
+    # A withheld cell still has its row: the attacker knows it counts at least one.
+    rows, cols = [], []
+    listed = [c for comp in comps for c in comp if c in suppressed and not cells.cells[c].implicit]
+    for number, cell_id in enumerate(listed):
+        for atom in cells.cells[cell_id].atoms:
+            rows.append(number)
+            cols.append(position[int(atom)])
+    a_ub = (
+        coo_matrix(([-1.0] * len(rows), (rows, cols)), shape=(len(listed), len(atoms))).tocsr()
+        if listed
+        else None
+    )
+    b_ub = -np.ones(len(listed)) if listed else None
     # An attacker knows no upper bound per atom; a finite cap keeps each LP bounded, and any bound at
     # the cap is reported as unbounded.
     cap = float(cells.atom_n.sum() * 10 + 1000)
@@ -108,8 +121,8 @@ def attacker_intervals(
         for cell_id in chosen:
             for atom in cells.cells[cell_id].atoms:
                 objective[position[int(atom)]] += 1.0
-        low = linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-        high = linprog(-objective, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+        low = linprog(objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+        high = linprog(-objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
         if low.status != 0 or high.status != 0:
             raise RuntimeError(
                 f"{cells.name}: the attacker's programme has no solution ({low.message} / {high.message});"
