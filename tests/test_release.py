@@ -252,3 +252,19 @@ def test_analyst_file_is_written_only_for_a_passing_release(tmp_path, monkeypatc
     with pytest.raises(ReleaseRejected):
         publish_release("duckdb")
     assert analyst_file.read_bytes() == written, "the analyst keeps the previous file"
+
+
+PAYLOADS = ["=HYPERLINK(\"http://x\",\"y\")", "+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx", "<script>alert(1)</script>", "<img src=x onerror=alert(1)>"]  # fmt: skip
+
+
+def test_text_a_spreadsheet_or_browser_would_run_is_neutralized(warehouse, tmp_path) -> None:
+    backend, execute, placeholder = warehouse
+    payloaded = [(c, band, PAYLOADS[i % len(PAYLOADS)] if i % 3 else "ordinary text") for i, (c, band, _) in enumerate(RESIDENTS)]  # fmt: skip
+    build(execute, placeholder, payloaded)
+    run_release(backend, write_manifest(tmp_path / "manifest.json"), POLICY)
+    shown = set(backend.frame("select topic from analyst.people").topic)
+    assert "ordinary text" in shown, "text without a trigger is unchanged"
+    for value in shown - {"ordinary text"}:
+        assert value[0] not in "=+-@\t\r", f"a spreadsheet would run {value!r}"
+        assert "<" not in value and ">" not in value, f"a page could render {value!r} as markup"
+    assert '\'=HYPERLINK("http://x","y")' in shown and "＜script＞alert(1)＜/script＞" in shown

@@ -152,6 +152,26 @@ def _columns_of(backend, relation: str) -> list[str]:
 # -- deciding ------------------------------------------------------------------------------------
 
 
+def _is_text(frame: pd.DataFrame, column: str) -> bool:
+    values = frame[column].dropna()
+    return len(values) > 0 and all(isinstance(v, str) for v in values.head(200))
+
+
+def neutralized(expression: str) -> str:
+    """A text value as a spreadsheet or a browser cannot run it.
+
+    A leading = + - @ (or tab, carriage return) makes a spreadsheet read a formula when an analyst
+    exports the relation (=HYPERLINK(...), @SUM(...)): such a value gets a leading apostrophe, as OWASP
+    advises for CSV. Angle brackets become their full-width forms, so no value is markup (<script>,
+    <img onerror>) in a page that forgets to escape it. Text without either is unchanged.
+    """
+    triggers = ", ".join(["'='", "'+'", "'-'", "'@'", "chr(9)", "chr(13)"])
+    bracketed = f"replace(replace({expression}, '<', '＜'), '>', '＞')"
+    return (
+        f"case when substr({expression}, 1, 1) in ({triggers}) then '''' || {bracketed} else {bracketed} end"
+    )
+
+
 def _count_value(value: Any) -> int:
     value = normalize(value)
     return 0 if value is None else int(value)
@@ -244,6 +264,8 @@ def _aggregate_plan(
         elif column in flags:
             decisions[f"f_{column}"] = flags[column]
             select.append(f"d.{quote('f_' + column)} as {quote(column)}")
+        elif _is_text(frame, column):
+            select.append(f"{neutralized('c.' + quote(column))} as {quote(column)}")
         else:
             select.append(f"c.{quote(column)}")
     order = ", ".join(quote(c) for c in aggregate.key)
@@ -270,7 +292,9 @@ def _view_plan(
         picked = chosen.levels[ladder.column]
         select.append(f"c.{quote(picked)} as {quote(ladder.column)}")
         select.append(f"'{picked}' as {quote(ladder.column + '_level')}")
-    select += [f"c.{quote(c)}" for c in (*view.keep, *view.show)]
+    for column in (*view.keep, *view.show):
+        shown = f"c.{quote(column)}"
+        select.append(f"{neutralized(shown)} as {quote(column)}" if _is_text(frame, column) else shown)
     order = ", ".join(quote(c) for c in frame.columns)
     select_sql = (
         f"select {', '.join(select)} from (select *, row_number() over (order by {order}) as _rn"
