@@ -3,8 +3,8 @@
 Kept in one small function on purpose: when the release step changes (a new disclosure-control
 package, a renamed analyst file), only `build_release` changes and every attack keeps running.
 
-    build_release("duckdb")    # dbt build on CDW_WAREHOUSE_PATH, then the analyst file; returns its path
-    build_release("postgres")  # dbt build on the CDW_PG_* database; the grants are the release; None
+    build_release("duckdb")    # dbt build + release on CDW_WAREHOUSE_PATH, then the analyst file; its path
+    build_release("postgres")  # dbt build + release on the CDW_PG_* database (grants to cdw_analyst); None
 
 The engineer-side environment (`CDW_WAREHOUSE_PATH`, `CDW_PG_*`) is set by the caller. dbt writes its
 artifacts (manifest, logs) into `CDW_ATTACK_DBT_TARGET` (a session folder), never into
@@ -47,15 +47,22 @@ def _dbt(*args: str) -> None:
 
 
 def build_release(engine: str) -> Path | None:
-    """Build the release on `engine` ("duckdb" or "postgres"); the DuckDB analyst file's path, or None."""
-    if engine == "duckdb":
-        from community_dw.publish import publish_analyst_file
+    """Build the release on `engine` ("duckdb" or "postgres"); the DuckDB analyst file's path, or None.
 
-        _dbt("build", "--target", "duckdb", "--quiet")
-        target = paths.warehouse_path().with_name("analyst.duckdb")
+    As build_warehouse does: dbt builds the candidates, then the release step (community_dw.disclosure)
+    protects, audits and publishes `marts` and `analyst`; on DuckDB the analyst file is written from them.
+    """
+    from community_dw.disclosure.backends import open_backend
+    from community_dw.disclosure.release import run_release
+
+    manifest = Path(os.environ["CDW_ATTACK_DBT_TARGET"]) / "manifest.json"
+    _dbt("build", "--target", engine, "--quiet")
+    with open_backend(engine) as backend:
+        run_release(backend, manifest)
+    if engine == "duckdb":
+        from community_dw.publish import analyst_file_path, publish_analyst_file
+
+        target = paths.warehouse_path().with_name(analyst_file_path().name)
         publish_analyst_file(paths.warehouse_path(), target)
         return target
-    if engine == "postgres":
-        _dbt("build", "--target", "postgres", "--quiet")
-        return None
-    raise ValueError(f"unknown engine {engine!r}")
+    return None

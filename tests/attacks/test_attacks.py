@@ -304,11 +304,13 @@ def _holds(pairs: list[tuple[float, float]], minimum: int, share: float = 1.0) -
 
 
 def withheld_upper_bounds(release, tables: dict[str, pd.DataFrame]) -> dict[tuple[str, int, str], int]:
-    """What the publication rule tells the attacker about a withheld cell: under k.
+    """What the publication rule tells the attacker about a withheld cell: under k, where it says so.
 
     A relation with a suppression-reason column: in rows whose reason says small, the first withheld count
-    is under k (the others may be complementary). A relation without one withholds only counts under k
-    (as its documentation says): every withheld count is under k.
+    is under k (the others may be complementary). A relation without one says nothing about which withheld
+    counts are small: its documentation (dbt YAML, "null when withheld by the release") and the policy say
+    complementary cells of any size are withheld beside the small ones, so an upper bound of k - 1 on
+    every withheld cell would be a guess, right only for the small ones, and no attacker can tell which.
     """
     upper = {}
     for name, frame in tables.items():
@@ -318,11 +320,10 @@ def withheld_upper_bounds(release, tables: dict[str, pd.DataFrame]) -> dict[tupl
             withheld = [c for c in counts if not known(frame.at[i, c])]
             if not withheld:
                 continue
-            if reasons:
-                reason = str(frame.at[i, reasons[0]])
-                chosen = withheld[:1] if "small" in reason else []
-            else:
-                chosen = withheld
+            if not reasons:
+                continue
+            reason = str(frame.at[i, reasons[0]])
+            chosen = withheld[:1] if "small" in reason else []
             for column in chosen:
                 upper[(name, i, column)] = k_for(release, name, column) - 1
     return upper
@@ -910,28 +911,40 @@ def test_pg_planner_statistics_leak(pg_release, analyst, figures) -> None:
 
 
 def test_pg_catalog_row_counts_of_unreadable_relations(pg_release, analyst, figures) -> None:
-    """pg_class.reltuples and pg_stat_user_tables are readable by every role: a row count is a count.
+    """A row count is a count: the planner's estimates (pg_class.reltuples), the statistics collector
+    (pg_stat_user_tables, pg_stat_get_live_tuples) are readable by every role unless revoked.
 
-    Every visible count is printed; the attack succeeds when a relation about residents (outside
-    `access` and `audit`) shows a small count (1..k-1).
+    Each channel is tried on its own and every count it shows is printed; the attack succeeds when a
+    relation about residents (outside `access` and `audit`) shows a small count (1..k-1).
     """
     readable = set(pg_release.tables)
     k = POLICY.k_person
-    _ok, rows = _try(
-        analyst,
-        "select n.nspname || '.' || c.relname, c.reltuples::bigint, coalesce(s.n_live_tup, 0)"
-        " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-        " left join pg_stat_user_tables s on s.relid = c.oid"
-        " where c.relkind in ('r', 'm', 'p') and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')",
+    relations = (
+        "select c.oid, n.nspname || '.' || c.relname as name from pg_class c"
+        " join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm', 'p')"
+        " and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')"
     )
-    visible = {r[0]: max(r[1], r[2]) for r in rows or [] if r[0] not in readable and max(r[1], r[2]) > 0}
+    channels = {
+        "pg_class.reltuples": f"select r.name, c.reltuples::bigint from ({relations}) r join pg_class c on c.oid = r.oid",
+        "pg_stat_user_tables": "select schemaname || '.' || relname, n_live_tup from pg_stat_user_tables",
+        "pg_stat_get_live_tuples": f"select r.name, pg_stat_get_live_tuples(r.oid) from ({relations}) r",
+    }
+    visible: dict[str, int] = {}
+    outcomes = []
+    for channel, sql in channels.items():
+        ok, rows = _try(analyst, sql)
+        outcomes.append(f"{channel}: {'readable' if ok else 'denied'}")
+        for name, count in rows if ok else []:
+            if name not in readable and count and count > 0:
+                visible[name] = max(visible.get(name, 0), int(count))
     # Staff mappings (access) and audit records are not about residents; every other schema is.
     small = {n: c for n, c in visible.items() if 1 <= c < k and n.split(".")[0] not in ("access", "audit")}
     say(
         figures,
         pg_release,
-        f"catalog row counts of {len(visible)} unreadable relations visible to the analyst, e.g. "
-        + ", ".join(f"{n} {c:,}" for n, c in sorted(visible.items())[:6])
+        f"catalog row counts ({'; '.join(outcomes)}) of {len(visible)} unreadable relations visible to the"
+        " analyst, e.g. "
+        + (", ".join(f"{n} {c:,}" for n, c in sorted(visible.items())[:6]) or "none")
         + f"; small (1..{k - 1}): {small or 'none'}",
     )
     assert not small, f"small counts published through the catalog: {small}"
