@@ -150,7 +150,8 @@ alerts as (
     select
         *,
         {{ is_small_cell('usual_devices', k) }} as is_baseline_suppressed,
-        {{ dbt.cast('floor(usual_devices / ' ~ k ~ ' + 0.5) * ' ~ k, type_double()) }} as published_usual_devices
+        {{ dbt.cast('floor(usual_devices / ' ~ k ~ ' + 0.5) * ' ~ k, type_double()) }}
+            as published_usual_devices
     from compared
     where devices_present > {{ factor }} * usual_devices
 
