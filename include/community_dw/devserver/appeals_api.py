@@ -77,10 +77,29 @@ class Faults:
     error_repeats: int = 1
     slow_page: int | None = 4
     slow_seconds: float = 1.5
+    # Hostile behaviours, all off by default (and in `none()`): a page that breaks the documented
+    # paging contract, a cursor that goes back in time, a page trickled out byte by byte.
+    contract_page: int | None = None
+    contract_breach: str | None = None  # one of CONTRACT_BREACHES
+    rewind_seconds: float = 0.0
+    trickle_page: int | None = None
+    trickle_interval: float = 0.5
 
     @classmethod
     def none(cls) -> Faults:
         return cls(rate_limit_page=None, error_page=None, slow_page=None, slow_seconds=0.0)
+
+
+CONTRACT_BREACHES = {
+    # page field -> how the page breaks it
+    "next_page_opaque": "next_page is an opaque string cursor instead of a page number",
+    "next_page_backwards": "next_page points back to page 1 (a paging loop)",
+    "total_not_number": "total is a string that is not a number",
+    "total_missing": "the page has no total",
+    "items_not_list": "items is an object instead of a list",
+    "item_not_object": "one of the items is a JSON array instead of an object",
+    "item_null": "one of the items is null",
+}
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,28 @@ class RequestRecord:
     query: tuple[str, str, str] | None
     status: int
     seconds: float
+
+
+def _breach(body: dict[str, Any], breach: str) -> dict[str, Any]:
+    """The page `body` broken the way `breach` names (see CONTRACT_BREACHES)."""
+    body = dict(body)
+    if breach == "next_page_opaque":
+        body["next_page"] = "eyJjdXJzb3IiOiAiMjAyNi0xMS0wMSJ9"  # base64 of a JSON cursor
+    elif breach == "next_page_backwards":
+        body["next_page"] = 1
+    elif breach == "total_not_number":
+        body["total"] = "many"
+    elif breach == "total_missing":
+        del body["total"]
+    elif breach == "items_not_list":
+        body["items"] = {"count": len(body["items"])}
+    elif breach == "item_not_object":
+        body["items"] = [*body["items"][:-1], ["not", "an", "object"]]
+    elif breach == "item_null":
+        body["items"] = [*body["items"][:-1], None]
+    else:
+        raise ValueError(f"unknown contract breach {breach!r}; known: {sorted(CONTRACT_BREACHES)}")
+    return body
 
 
 class BadRequest(ValueError):
@@ -198,6 +239,7 @@ class _Server(ThreadingHTTPServer):
         self.requests: list[RequestRecord] = []
         self.fired: Counter[tuple[str, tuple[str, str, str], int]] = Counter()
         self.stats_lock = threading.Lock()
+        self.stopping = threading.Event()  # ends a trickling answer when the server stops
 
     def due(self, fault: str, query: tuple[str, str, str], page: int, times: int = 1) -> bool:
         """True for the first `times` requests of this page of this query (then never again)."""
@@ -293,20 +335,25 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(faults.slow_seconds)
         if since is not None and until is not None and until < since:
             return self._error(HTTPStatus.BAD_REQUEST, "bad_request", "updated_until is before updated_since")
+        if since is not None and faults.rewind_seconds:
+            # a cursor that went back in time: the query is answered as if it started earlier
+            # (consistently on every page, so total and pages still add up)
+            since -= timedelta(seconds=faults.rewind_seconds)
         selected = self.server.store.select(since, until)
         start = (page - 1) * page_size
         items = selected[start : start + page_size]
         more = start + page_size < len(selected)
-        return self._send(
-            HTTPStatus.OK,
-            {
-                "items": items,
-                "page": page,
-                "page_size": page_size,
-                "total": len(selected),
-                "next_page": page + 1 if more else None,
-            },
-        )
+        body: dict[str, Any] = {
+            "items": items,
+            "page": page,
+            "page_size": page_size,
+            "total": len(selected),
+            "next_page": page + 1 if more else None,
+        }
+        if page == faults.contract_page and faults.contract_breach:
+            body = _breach(body, faults.contract_breach)
+        trickle = faults.trickle_interval if page == faults.trickle_page else None
+        return self._send(HTTPStatus.OK, body, trickle=trickle)
 
     def _authorized(self) -> bool:
         if not self.server.token:
@@ -321,9 +368,16 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(status, {"error": error, "detail": detail}, headers)
 
     def _send(
-        self, status: HTTPStatus, body: dict[str, Any], headers: dict[str, str] | None = None
+        self,
+        status: HTTPStatus,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+        *,
+        trickle: float | None = None,
     ) -> HTTPStatus:
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        if trickle is not None:
+            return self._trickle(status, payload, trickle)
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
@@ -332,6 +386,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.server.count(int(status))
         self.wfile.write(payload)
+        return status
+
+    def _trickle(self, status: HTTPStatus, payload: bytes, interval: float) -> HTTPStatus:
+        """The whole response (status line, headers, body) one byte every `interval` seconds: every
+        single read is quick, so only a client with a total deadline gives up."""
+        head = (
+            f"HTTP/1.1 {int(status)} {status.phrase}\r\n"
+            "Content-Type: application/json; charset=utf-8\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n"
+        ).encode("ascii")
+        self.server.count(int(status))
+        self.close_connection = True
+        response = head + payload
+        for index in range(len(response)):
+            if self.server.stopping.is_set():
+                break
+            self.wfile.write(response[index : index + 1])
+            self.wfile.flush()
+            time.sleep(interval)
         return status
 
 
@@ -361,6 +434,7 @@ class RunningServer:
         if self._stopped:
             return
         self._stopped = True
+        self.httpd.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)

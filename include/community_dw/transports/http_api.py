@@ -39,19 +39,26 @@ interval, which is what makes reruns idempotent); it tells how far behind the wa
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import email.utils
 import fcntl
 import hashlib
 import json
 import logging
 import os
+import socket
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
+
+from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from community_dw import paths
 from community_dw.contracts import Contract
@@ -69,6 +76,8 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the API's timestamps are local time with
 FEED_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MANIFEST_SUFFIX = ".ok"
 MAX_PAGES = 100_000  # a guard against an API whose next_page never ends
+API_CONTRACT = "API_CONTRACT"  # the rule of a page that breaks the API's documented paging contract
+_SECRET_PARAMS = ("token", "key", "secret", "password", "signature", "sig", "auth", "credential")
 
 
 class ApiError(RuntimeError):
@@ -84,6 +93,52 @@ class ApiError(RuntimeError):
         self.attempts = attempts
 
 
+class ApiContractViolation(ApiError):
+    """A page broke the documented paging contract (`next_page`, `total`, `items`): not retried, since
+    the API answers the same again; `land_http_api` turns it into a BatchRejected with rule
+    API_CONTRACT. `field` names the offending page field (`next_page`, `total`, `items`, `items[3]`);
+    nothing of the delivered values is kept, only their JSON type."""
+
+    def __init__(self, message: str, *, url: str, page: int | None, field: str, body: bytes = b"") -> None:
+        super().__init__(message, url=url, page=page, status=200, attempts=1)
+        self.field = field
+        self.body = body  # the page as received, for the conversation with the producer (landing only)
+
+
+class DeadlineExceeded(ApiError):
+    """A page or the whole pull took longer than its wall-clock deadline (`RetryPolicy`)."""
+
+
+def safe_url(url: str) -> str:
+    """`url` without user information and without query parameters that look like secrets."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    query = [
+        (k, "***" if any(word in k.lower() for word in _SECRET_PARAMS) else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
+
+
+def _json_type(value: Any) -> str:
+    """The JSON type of a delivered value (never the value itself)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How hard to try one page: exponential backoff for 429, 5xx, timeouts and connection errors.
@@ -91,6 +146,13 @@ class RetryPolicy:
     The wait before retry n (1-based) is `backoff_seconds * 2 ** (n - 1)`, capped at
     `max_backoff_seconds`; a `Retry-After` header, when sent, sets the wait instead (a server asking for
     more than `max_retry_after_seconds` fails the pull: the task's own retry comes back later).
+
+    `timeout_seconds` bounds each socket operation (connect, one read), which a server trickling a
+    byte at a time never exceeds; two wall-clock deadlines bound the time itself: `page_deadline_seconds`
+    for one page (all its attempts and the waits between them) and `run_deadline_seconds` for the whole
+    pull. A request still running at its deadline is cut off (its socket is shut down) and the pull
+    fails with DeadlineExceeded naming the page; a retry wait that would end past a deadline is not
+    started.
     """
 
     max_attempts: int = 5
@@ -98,6 +160,8 @@ class RetryPolicy:
     max_backoff_seconds: float = 30.0
     timeout_seconds: float = 30.0
     max_retry_after_seconds: float = 300.0
+    page_deadline_seconds: float = 600.0
+    run_deadline_seconds: float = 3600.0
 
     def backoff(self, retry: int) -> float:
         return min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (retry - 1))
@@ -115,6 +179,7 @@ class FetchResult:
     total_reported: int = 0
     duplicates_dropped: int = 0
     conflicting_versions: int = 0
+    outside_window_dropped: int = 0
     waits: list[float] = field(default_factory=list)
 
 
@@ -151,6 +216,89 @@ def _error_detail(response: requests.Response) -> str:
     return response.text[:300]
 
 
+def _tracking_pool(base: type[HTTPConnectionPool], adapter: _DeadlineAdapter) -> type[HTTPConnectionPool]:
+    """A urllib3 pool class that tells `adapter` which connections are in use (to cut them off)."""
+
+    class TrackingPool(base):  # type: ignore[valid-type, misc]
+        def _get_conn(self, timeout: float | None = None):
+            conn = super()._get_conn(timeout)
+            adapter.in_use(conn, True)
+            return conn
+
+        def _put_conn(self, conn) -> None:
+            if conn is not None:
+                adapter.in_use(conn, False)
+            super()._put_conn(conn)
+
+    TrackingPool.__name__ = f"Tracking{base.__name__}"
+    return TrackingPool
+
+
+class _DeadlineAdapter(TCPKeepAliveAdapter):
+    """HttpHook's default adapter (TCP keep-alive) that can cut off the requests it is running.
+
+    `requests` and urllib3 only know per-operation timeouts; `cut_off()` shuts down the socket of every
+    connection in use, which makes a blocked read return at once, whatever the server is doing."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._lock = threading.Lock()
+        self._busy: set[Any] = set()
+        super().__init__(**kwargs)
+
+    def _track(self, manager: Any) -> Any:
+        manager.pool_classes_by_scheme = {
+            "http": _tracking_pool(HTTPConnectionPool, self),
+            "https": _tracking_pool(HTTPSConnectionPool, self),
+        }
+        return manager
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self._track(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        return self._track(super().proxy_manager_for(proxy, **proxy_kwargs))
+
+    def in_use(self, conn: Any, busy: bool) -> None:
+        with self._lock:
+            (self._busy.add if busy else self._busy.discard)(conn)
+
+    def cut_off(self) -> None:
+        with self._lock:
+            busy = list(self._busy)
+        for conn in busy:
+            sock = getattr(conn, "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """Cuts off the adapter's requests from `at` (monotonic) on, until stopped."""
+
+    def __init__(self, adapter: _DeadlineAdapter, at: float) -> None:
+        self.adapter, self.at = adapter, at
+        self.fired = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="appeals-api-deadline", daemon=True)
+
+    def _run(self) -> None:
+        if self._done.wait(max(0.0, self.at - time.monotonic())):
+            return
+        self.fired = True
+        while not self._done.is_set():  # again and again: a connection may be opening right now
+            self.adapter.cut_off()
+            self._done.wait(0.05)
+
+    def __enter__(self) -> _Watchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+
 class _ApiClient:
     """One HTTP session, built by Airflow's HttpHook from the connection, with bearer auth."""
 
@@ -158,7 +306,9 @@ class _ApiClient:
         from airflow.providers.http.hooks.http import HttpHook
 
         self.conn_id = conn_id
-        self.hook = HttpHook(method="GET", http_conn_id=conn_id)
+        self.started = time.monotonic()
+        self.adapter = _DeadlineAdapter(idle=120, count=20, interval=30)  # HttpHook's keep-alive defaults
+        self.hook = HttpHook(method="GET", http_conn_id=conn_id, adapter=self.adapter)
         try:
             connection = self.hook.get_connection(conn_id)
         except Exception as exc:
@@ -183,52 +333,111 @@ class _ApiClient:
         self.requests = 0
         self.retries = 0
         self.waits: list[float] = []
+        self.last_url = ""  # the last URL asked, without secrets
+        self.last_body = b""  # the last page as received (kept in landing when it breaks the contract)
 
     def url(self, endpoint: str) -> str:
         return self.hook.url_from_endpoint(endpoint)
 
+    def _deadline(self, page_started: float) -> tuple[float, str, float]:
+        """The earlier of the page's and the run's deadline: (monotonic time, which, its seconds)."""
+        page_at = page_started + self.policy.page_deadline_seconds
+        run_at = self.started + self.policy.run_deadline_seconds
+        if page_at <= run_at:
+            return page_at, "page", self.policy.page_deadline_seconds
+        return run_at, "run", self.policy.run_deadline_seconds
+
+    def _past_deadline(
+        self, url: str, page: Any, which: str, seconds: float, attempt: int, why: str
+    ) -> DeadlineExceeded:
+        limit = "page_deadline_seconds" if which == "page" else "run_deadline_seconds"
+        scope = "this page" if which == "page" else "the whole pull"
+        return DeadlineExceeded(
+            f"GET {safe_url(url)} (page {page}) {why}: {scope} may take at most {seconds:g} s "
+            f"(RetryPolicy.{limit}), attempt {attempt}, {time.monotonic() - self.started:.1f} s into the "
+            "pull. The API is answering too slowly (or trickling its answer); the task's retry will "
+            f"come back later. Raise {limit} only if the API is known to be this slow.",
+            url=safe_url(url),
+            page=page,
+            status=None,
+            attempts=attempt,
+        )
+
     def get_page(self, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
-        """GET one page, retrying what a retry can fix; raises ApiError naming URL, page and status."""
+        """GET one page, retrying what a retry can fix; raises ApiError naming URL, page and status,
+        DeadlineExceeded past the page's or the run's deadline, ApiContractViolation for a page that
+        is JSON but not the documented page object."""
         import requests
 
         url = self.url(endpoint)
         page = params.get("page")
         prepared = self.session.prepare_request(requests.Request("GET", url, params=params))
+        shown = self.last_url = safe_url(prepared.url)
+        page_started = time.monotonic()
         last = "no attempt"
         last_status: int | None = None
         for attempt in range(1, self.policy.max_attempts + 1):
+            deadline, which, seconds = self._deadline(page_started)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._past_deadline(prepared.url, page, which, seconds, attempt - 1, "ran out of time")
             self.requests += 1
             wait: float | None = None
+            timeout = min(self.timeout, remaining)
+            watchdog = _Watchdog(self.adapter, deadline)
             try:
-                response = self.hook.run_and_check(
-                    self.session, prepared, {"timeout": self.timeout, "check_response": False}
-                )
-            except (
-                requests.ConnectionError,
-                requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-            ) as exc:
+                with watchdog:
+                    response = self.hook.run_and_check(
+                        self.session, prepared, {"timeout": timeout, "check_response": False}
+                    )
+            except requests.RequestException as exc:
+                if watchdog.fired or time.monotonic() >= deadline:
+                    raise self._past_deadline(
+                        prepared.url, page, which, seconds, attempt, "did not complete in time"
+                    ) from exc
+                if not isinstance(
+                    exc,
+                    requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError,
+                ):
+                    raise
                 last, last_status = f"{type(exc).__name__}: {exc}", None
             else:
+                if watchdog.fired:  # cut off: whatever came back is truncated
+                    response.close()
+                    raise self._past_deadline(
+                        prepared.url, page, which, seconds, attempt, "did not complete in time"
+                    )
                 last_status = response.status_code
                 if response.status_code == 200:
                     try:
                         body = response.json()
-                        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-                            raise ValueError("the body has no 'items' list")
-                        return body
+                        if not isinstance(body, dict):
+                            raise ValueError("the body is not a JSON object")
                     except ValueError as exc:
                         last = f"status 200 with an unreadable body ({exc})"
+                    else:
+                        if not isinstance(body.get("items"), list):
+                            raise ApiContractViolation(
+                                f"GET {shown} (page {page}) answered a JSON object whose 'items' is "
+                                f"{_json_type(body.get('items'))}, not the list of ticket versions the "
+                                "API documents.",
+                                url=shown,
+                                page=page,
+                                field="items",
+                                body=response.content,
+                            )
+                        self.last_body = response.content
+                        return body
                 elif response.status_code == 429 or response.status_code >= 500:
                     last = f"status {response.status_code} {response.reason}: {_error_detail(response)}"
                     wait = _retry_after(response.headers.get("Retry-After"))
                     limit = self.policy.max_retry_after_seconds
                     if wait is not None and wait > limit:
                         raise ApiError(
-                            f"GET {prepared.url} (page {page}) got status {response.status_code} asking to "
+                            f"GET {shown} (page {page}) got status {response.status_code} asking to "
                             f"retry after {wait:.0f} s, more than the {limit:.0f} s this client waits; the "
                             "task's retry will come back later.",
-                            url=prepared.url,
+                            url=shown,
                             page=page,
                             status=response.status_code,
                             attempts=attempt,
@@ -240,10 +449,10 @@ class _ApiClient:
                         else ""
                     )
                     raise ApiError(
-                        f"GET {prepared.url} (page {page}) was refused with status {response.status_code} "
+                        f"GET {shown} (page {page}) was refused with status {response.status_code} "
                         f"{response.reason}: {_error_detail(response)}.{hint} Not retried: a retry "
                         "cannot fix this.",
-                        url=prepared.url,
+                        url=shown,
                         page=page,
                         status=response.status_code,
                         attempts=attempt,
@@ -251,9 +460,18 @@ class _ApiClient:
             if attempt == self.policy.max_attempts:
                 break
             wait = self.policy.backoff(attempt) if wait is None else wait
+            if time.monotonic() + wait >= deadline:
+                raise self._past_deadline(
+                    prepared.url,
+                    page,
+                    which,
+                    seconds,
+                    attempt,
+                    f"would have to wait {wait:.1f} s for attempt {attempt + 1} (last: {last})",
+                )
             log.warning(
                 "GET %s (page %s) attempt %d/%d failed (%s); retrying in %.1f s",
-                prepared.url,
+                shown,
                 page,
                 attempt,
                 self.policy.max_attempts,
@@ -265,8 +483,8 @@ class _ApiClient:
             time.sleep(wait)
         attempts = self.policy.max_attempts
         raise ApiError(
-            f"GET {prepared.url} (page {page}) failed after {attempts} attempts; last: {last}.",
-            url=prepared.url,
+            f"GET {shown} (page {page}) failed after {attempts} attempts; last: {last}.",
+            url=shown,
             page=page,
             status=last_status,
             attempts=attempts,
@@ -298,19 +516,40 @@ def fetch(
         params["updated_since"] = to_local(interval_start).isoformat(timespec="seconds")
     if interval_end is not None:
         params["updated_until"] = to_local(interval_end).isoformat(timespec="seconds")
+    since = None if interval_start is None else to_local(interval_start).replace(tzinfo=None)
+    until = None if interval_end is None else to_local(interval_end).replace(tzinfo=None)
     client = _ApiClient(conn_id, policy or RetryPolicy())
-    result = FetchResult(versions=[], url=client.url(endpoint))
+    result = FetchResult(versions=[], url=safe_url(client.url(endpoint)))
     seen: dict[tuple[str, str], dict[str, Any]] = {}
+    outside: list[datetime] = []
     received = 0
     total: int | None = None
     page: int | None = 1
+
+    def breach(name: str, what: str) -> ApiContractViolation:
+        return ApiContractViolation(
+            f"GET {client.last_url} (page {page}): {what}",
+            url=client.last_url,
+            page=page,
+            field=name,
+            body=client.last_body,
+        )
+
     try:
         while page is not None:
             body = client.get_page(endpoint, {**params, "page": page})
             result.pages += 1
             items = body["items"]
             received += len(items)
-            page_total = int(body.get("total", received))
+            page_total = body.get("total")
+            if "total" not in body:
+                raise breach("total", "the page has no 'total'; the API documents the number of versions.")
+            if isinstance(page_total, bool) or not isinstance(page_total, int) or page_total < 0:
+                raise breach(
+                    "total",
+                    f"'total' is {_json_type(page_total)}, not the non-negative integer count of versions "
+                    "the API documents.",
+                )
             if total is not None and page_total != total:
                 raise ApiError(
                     f"GET {result.url} (page {page}): the result changed while paging (total {total}, then "
@@ -321,7 +560,18 @@ def fetch(
                     attempts=1,
                 )
             total = page_total
-            for item in items:
+            for index, item in enumerate(items):
+                if not isinstance(item, dict):
+                    raise breach(
+                        f"items[{index}]",
+                        f"item {index} of {len(items)} is {_json_type(item)}, not a ticket version object.",
+                    )
+                updated = _placed(item.get("updated_at"))
+                if updated is not None and (
+                    (since is not None and updated < since) or (until is not None and updated >= until)
+                ):
+                    outside.append(updated)
+                    continue
                 key = (str(item.get("ticket_id")), str(item.get("updated_at")))
                 if key in seen:
                     if seen[key] == item:
@@ -333,15 +583,19 @@ def fetch(
                     seen[key] = item
                 result.versions.append(item)
             next_page = body.get("next_page")
-            if next_page is not None and (int(next_page) <= page or result.pages >= MAX_PAGES):
-                raise ApiError(
-                    f"GET {result.url} (page {page}): next_page {next_page} does not move forward.",
-                    url=result.url,
-                    page=page,
-                    status=200,
-                    attempts=1,
+            if next_page is not None and (isinstance(next_page, bool) or not isinstance(next_page, int)):
+                raise breach(
+                    "next_page",
+                    f"'next_page' is {_json_type(next_page)}, not the next page number (an integer) or "
+                    "null the API documents; an opaque cursor means the API changed its paging protocol.",
                 )
-            page = None if next_page is None else int(next_page)
+            if next_page is not None and (next_page <= page or result.pages >= MAX_PAGES):
+                raise breach(
+                    "next_page",
+                    f"'next_page' is {next_page}, which does not move forward from page {page} "
+                    f"(a paging loop, or more than {MAX_PAGES} pages).",
+                )
+            page = next_page
     finally:
         client.close()
     if total is not None and received != total:
@@ -352,18 +606,33 @@ def fetch(
             status=200,
             attempts=1,
         )
+    if outside:
+        result.outside_window_dropped = len(outside)
+        log.warning(
+            "GET %s: the API returned %d versions outside the requested window [%s, %s) (updated_at "
+            "from %s to %s): its cursor or filter does not keep to the window. They were not landed in "
+            "this batch; each belongs to the batch of its own interval.",
+            result.url,
+            len(outside),
+            since.isoformat(sep=" ") if since else "-",
+            until.isoformat(sep=" ") if until else "-",
+            min(outside).isoformat(sep=" "),
+            max(outside).isoformat(sep=" "),
+        )
     result.total_reported = total or 0
     result.requests, result.retries, result.waits = client.requests, client.retries, client.waits
     result.versions.sort(
         key=lambda v: (str(v.get("updated_at")), str(v.get("ticket_id")), json.dumps(v, sort_keys=True))
     )
     log.info(
-        "Fetched %d versions in %d pages (%d requests, %d retries, %d duplicates dropped) from %s",
+        "Fetched %d versions in %d pages (%d requests, %d retries, %d duplicates dropped, %d outside "
+        "the window dropped) from %s",
         len(result.versions),
         result.pages,
         result.requests,
         result.retries,
         result.duplicates_dropped,
+        result.outside_window_dropped,
         result.url,
     )
     return result
@@ -427,6 +696,44 @@ def _now_utc() -> str:
     return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
+def _policy_from(contract: Contract) -> RetryPolicy:
+    """The default policy, with the deadlines the contract's options may set (`page_deadline_seconds`,
+    `run_deadline_seconds`)."""
+    policy = RetryPolicy()
+    overrides = {
+        name: float(contract.options[name])
+        for name in ("page_deadline_seconds", "run_deadline_seconds", "timeout_seconds")
+        if name in contract.options
+    }
+    return dataclasses.replace(policy, **overrides) if overrides else policy
+
+
+def _contract_rejection(
+    contract: Contract, batch_id: str, landed: Path, violation: ApiContractViolation
+) -> BatchRejected:
+    """The rejection for a page that broke the paging contract; the page is kept in landing."""
+    kept = None
+    if violation.body:
+        landed.parent.mkdir(parents=True, exist_ok=True)
+        kept = landed.with_name(
+            f"{landed.name}.page-{violation.page}-{_now_utc().replace(':', '')}.rejected.json"
+        )
+        _write_atomically(kept, violation.body, 0o440)
+    return BatchRejected(
+        contract.name,
+        batch_id,
+        API_CONTRACT,
+        f"{violation} Field {violation.field} of page {violation.page} breaks the API's paging contract "
+        "(items: a list of objects; total: a non-negative integer; next_page: a later page number or "
+        "null). Not retried: the API answers the same again. "
+        + (f"The page as received is kept in landing as {kept.name}. " if kept else "")
+        + "Ask the producer to fix the API (or adapt this client if the protocol changed on purpose), "
+        "then rerun the task.",
+        file=landed.name,
+        column=violation.field,
+    )
+
+
 def land_http_api(
     contract: Contract,
     interval_start: datetime,
@@ -450,14 +757,17 @@ def land_http_api(
     batch_id = batch_id_for(contract, start)
     landed = landed_file(contract, start)
     manifest_path = landed.with_name(landed.name + MANIFEST_SUFFIX)
-    result = fetch(
-        start,
-        end,
-        conn_id or contract.options.get("conn_id", DEFAULT_CONN_ID),
-        int(page_size or contract.options.get("page_size", 500)),
-        endpoint=contract.options.get("endpoint", DEFAULT_ENDPOINT),
-        policy=policy,
-    )
+    try:
+        result = fetch(
+            start,
+            end,
+            conn_id or contract.options.get("conn_id", DEFAULT_CONN_ID),
+            int(page_size or contract.options.get("page_size", 500)),
+            endpoint=contract.options.get("endpoint", DEFAULT_ENDPOINT),
+            policy=policy or _policy_from(contract),
+        )
+    except ApiContractViolation as violation:
+        raise _contract_rejection(contract, batch_id, landed, violation) from violation
     data = jsonl_bytes(contract, result.versions)
     sha = hashlib.sha256(data).hexdigest()
     rows = len(result.versions)
@@ -505,6 +815,7 @@ def land_http_api(
             "retries": result.retries,
             "duplicates_dropped": result.duplicates_dropped,
             "conflicting_versions": result.conflicting_versions,
+            "outside_window_dropped": result.outside_window_dropped,
             "max_updated_at": max_updated,
             "received_at": received_at,
         }
@@ -588,6 +899,16 @@ def advance_cursor(source: str, value: str) -> str:
             _write_cursor(source, value)
             return value
         return current
+
+
+def _placed(value: Any) -> datetime | None:
+    """A version's `updated_at` as naive local time, or None if unreadable (the gate quarantines it)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return _feed_time(value)
+    except ValueError:
+        return None
 
 
 def _feed_time(value: str) -> datetime:
