@@ -19,7 +19,11 @@ Real APIs misbehave, and the client must be proven against that, so the server i
 deterministically and per query (a query = the same `updated_since`, `updated_until` and `page_size`):
 the first request for page 2 gets `429 Too Many Requests` with `Retry-After: 1`, the first request for
 page 3 gets `500`, and page 4 is always slow (`slow_seconds`, default 1.5 s). `Faults.none()` turns them
-off. `RunningServer.hits` counts responses by status code and `RunningServer.requests` lists them, so a
+off. Hostile behaviours are off unless asked for: `contract_page` with `contract_breach` (one of
+`CONTRACT_BREACHES`: an opaque `next_page`, a `total` that is not a number, items that are not objects,
+...) breaks that page's contract; `rewind_seconds` answers every query as if `updated_since` were that
+much earlier (a cursor going back in time); `trickle_page` sends that page's whole response one byte
+every `trickle_interval` seconds (default 0.5 s). `RunningServer.hits` counts responses by status code and `RunningServer.requests` lists them, so a
 test can prove that a fault really happened.
 
 Use from Python (tests)::

@@ -30,6 +30,23 @@ retries are this module's own, because the hook's tenacity retry (`run_with_adva
 session per attempt and turns an error response into an exception without its headers, so it cannot
 honour `Retry-After`.
 
+A hostile or broken API is met as follows (issue 14):
+
+- a page that is JSON but breaks the paging contract (`items` not a list of objects, `total` missing or
+  not a non-negative integer, `next_page` not a later page number or null, e.g. an opaque cursor) is
+  not retried: `fetch` raises ApiContractViolation naming the URL (without secrets), the page and the
+  field, and `land_http_api` turns it into BatchRejected with rule API_CONTRACT (recorded in the ledger
+  by `ingest.land`); the page as received is kept in landing beside the batch's file. Only the JSON
+  type of an offending value is reported, never the value.
+- the window is exact: a version whose `updated_at` lies outside `[interval_start, interval_end)` is not
+  landed, whatever the server's cursor or filter did; the log says how many and their time range, and
+  the manifest counts them (`outside_window_dropped`). Unreadable `updated_at` values are landed and
+  left to the gate.
+- `RetryPolicy.timeout_seconds` bounds each socket operation only; `page_deadline_seconds` (one page,
+  all its attempts and waits; default 600 s) and `run_deadline_seconds` (the whole pull; default 1 h)
+  bound wall-clock time: a request still running at its deadline is cut off and DeadlineExceeded names
+  the page. The contract's options may set both (and `timeout_seconds`).
+
 The incremental cursor (`read_cursor`, `write_cursor`) is the largest `updated_at` landed so far per
 source, kept in `<data dir>/state/cursors.json`. Scheduled runs do not need it (each run owns its data
 interval, which is what makes reruns idempotent); it tells how far behind the warehouse is
