@@ -198,22 +198,38 @@ def test_a_failing_release_keeps_the_previous_one_and_says_why(warehouse, tmp_pa
     first = run_release(backend, manifest, POLICY)
     before = backend.frame("select * from marts.profile order by 1, 2")
 
-    # Next build: the view has no level wide enough (one ladder step) and every class is small.
-    build(execute, placeholder, [(f"c{i}", "0-14", "t1") for i in range(30)])
-    strict = DisclosurePolicy(
-        k=POLICY.k, protection_width=POLICY.protection_width, max_suppressed_row_share=0.0
-    )
-    with pytest.raises(ReleaseRejected, match=r"analyst\.people: K_ANONYMITY"):
-        run_release(backend, manifest, strict)
+    # Next build: a candidate that is not what its declaration says (a total off by one).
+    build(execute, placeholder)
+    execute("update candidate_marts.totals set residents = residents + 1 where community_code = 'c1'")
+    with pytest.raises(ReleaseRejected, match=r"marts\.totals: DECLARATION"):
+        run_release(backend, manifest, POLICY)
     after = backend.frame("select * from marts.profile order by 1, 2")
     assert after.equals(before), "the analyst still reads the previous release"
     verdicts = backend.frame(
         "select release_id, relation, verdict, detail from audit.release_audits order by audited_at"
     )
-    latest = verdicts[verdicts.release_id != first.release_id]
-    assert set(latest.verdict) >= {"fail", "rejected"}
+    assert set(verdicts[verdicts.release_id == first.release_id].verdict) >= {"pass", "published"}
+    latest = verdicts[verdicts.verdict.isin(["fail", "rejected"])]
+    assert set(latest.verdict) == {"fail", "rejected"}, "the failed release is recorded beside the first"
     detail = " ".join(str(d) for d in latest.detail)
-    assert "K_ANONYMITY" in detail and "30 rows" in detail
+    assert "DECLARATION: row 1 residents" in detail
+
+
+def test_a_view_too_thin_for_k_withholds_its_rows_and_says_so(warehouse, tmp_path) -> None:
+    """Thirty residents in thirty communities: no class reaches k, so no row is shown, and the audit says why."""
+    backend, execute, placeholder = warehouse
+    build(execute, placeholder, [(f"c{i}", "0-14", "t1") for i in range(30)])
+    strict = DisclosurePolicy(
+        k=POLICY.k, protection_width=POLICY.protection_width, max_suppressed_row_share=0.0
+    )
+    result = run_release(backend, write_manifest(tmp_path / "manifest.json"), strict)
+    assert result.published
+    assert backend.frame("select count(*) as n from analyst.people").n[0] == 0
+    detail = backend.frame(
+        f"select detail from audit.release_audits where release_id = '{result.release_id}'"
+        " and relation = 'analyst.people'"
+    ).detail[0]
+    assert "ROW_SUPPRESSION_OVER_LIMIT" in detail and "30 of 30 rows" in detail
 
 
 def test_a_candidate_that_is_not_what_its_declaration_says_is_refused(warehouse, tmp_path) -> None:

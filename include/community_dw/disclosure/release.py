@@ -80,6 +80,8 @@ class RelationAudit:
     rows_withheld: int = 0
     generalization: str | None = None
     problems: list[str] = field(default_factory=list)
+    # Utility, not privacy: what the release withheld beyond what the policy hopes for (kept in audit).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -333,10 +335,11 @@ def plan_release(
             generalizations[view.name] = chosen
             audit.generalization = ", ".join(f"{c}={lvl}" for c, lvl in chosen.levels.items()) or "none"
             if not chosen.within_limit:
-                audit.problems.append(
-                    f"K_ANONYMITY: even the most general node withholds {chosen.suppressed_rows} of"
-                    f" {chosen.rows} rows (limit {policy.max_suppressed_row_share:.0%}); widen the ladders"
-                    " or replace the view by an aggregate"
+                # Privacy still holds (the rows of small classes are withheld); the view is just thin.
+                audit.notes.append(
+                    f"ROW_SUPPRESSION_OVER_LIMIT: even the most general node withholds {chosen.suppressed_rows}"
+                    f" of {chosen.rows} rows (limit {policy.max_suppressed_row_share:.0%}); widen the ladders"
+                    " or replace the view by an aggregate if analysts need these rows"
                 )
             class_of_row, class_cells, problems = _register_view(cells, view, frame, chosen)
             audit.problems.extend(problems)
@@ -456,7 +459,7 @@ def _record(backend, result: ReleaseResult) -> None:
                 audit.rows_withheld,
                 audit.generalization,
                 audit.verdict,
-                "; ".join(audit.problems[:20]) or None,
+                "; ".join((audit.problems + audit.notes)[:20]) or None,
                 now,
             )
         )
