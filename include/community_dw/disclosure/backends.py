@@ -47,6 +47,14 @@ class DuckDBBackend:
     def execute(self, sql: str) -> None:
         self.con.execute(sql)
 
+    def insert(self, relation: str, frame: pd.DataFrame) -> None:
+        """Append a frame whose columns are the relation's, in order."""
+        self.con.register("_cdw_rows", frame)
+        try:
+            self.con.execute(f"insert into {relation_sql(relation)} select * from _cdw_rows")
+        finally:
+            self.con.unregister("_cdw_rows")
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         self.con.execute("begin transaction")
@@ -99,6 +107,14 @@ class PostgresBackend:
     def execute(self, sql: str) -> None:
         with self.conn.cursor() as cur:
             cur.execute(sql)
+
+    def insert(self, relation: str, frame: pd.DataFrame) -> None:
+        """Append a frame whose columns are the relation's, in order."""
+        from psycopg2.extras import execute_values
+
+        values = [tuple(None if pd.isna(v) else v for v in row) for row in frame.itertuples(index=False)]
+        with self.conn.cursor() as cur:
+            execute_values(cur, f"insert into {relation_sql(relation)} values %s", values)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -107,7 +107,7 @@ class PopulationCells:
     def _mask(self, where: Iterable[tuple[str, Any]]) -> np.ndarray:
         mask = np.ones(len(self.atoms), dtype=bool)
         for column, value in where:
-            mask &= (self.atoms[column].map(normalize) == normalize(value)).to_numpy()
+            mask &= (self.atoms[column] == normalize(value)).to_numpy()  # atoms are normalized already
         return mask
 
     def _index(self, grain: tuple[str, ...], where: tuple[tuple[str, Any], ...]) -> dict[tuple, np.ndarray]:

@@ -310,7 +310,7 @@ def _view_plan(
 
 def plan_release(
     backend, manifest_path: Path, policy: DisclosurePolicy
-) -> tuple[ReleaseResult, dict[str, _Plan]]:
+) -> tuple[Release, ReleaseResult, dict[str, _Plan]]:
     """Decide everything about the release without writing anything."""
     release = read_release(manifest_path, policy.quasi_identifier_classes)
     audits: dict[str, RelationAudit] = {}
@@ -375,7 +375,7 @@ def plan_release(
             audit.cells_primary = len({c for c in class_cells.values() if c is not None} & protection.primary)
             sizes = [cells.cells[c].contributors for c in shown]
             audit.min_k = min(sizes) if sizes else None
-        for relation in {r for a in [*registered, *viewed] for r in [a[0].name]}:
+        for relation in {entry[0].name for entry in [*registered, *viewed]}:
             widths = [
                 protection.intervals[c.id].width
                 for c in cells.cells
@@ -393,7 +393,7 @@ def plan_release(
     result = ReleaseResult(
         f"{stamp}-{digest.hexdigest()[:8]}", backend.name, audits, protections, generalizations
     )
-    return result, plans
+    return release, result, plans
 
 
 # -- checking what was written ---------------------------------------------------------------------
@@ -508,22 +508,7 @@ def _record(backend, result: ReleaseResult) -> None:
             "audited_at",
         ],
     )
-    _insert(backend, "audit.release_audits", frame)
-
-
-def _insert(backend, relation: str, frame: pd.DataFrame) -> None:
-    if backend.name == "duckdb":
-        backend.con.register("_cdw_rows", frame)
-        try:
-            backend.con.execute(f"insert into {relation} select * from _cdw_rows")
-        finally:
-            backend.con.unregister("_cdw_rows")
-        return
-    from psycopg2.extras import execute_values
-
-    with backend.conn.cursor() as cur:
-        values = [tuple(None if pd.isna(v) else v for v in row) for row in frame.itertuples(index=False)]
-        execute_values(cur, f"insert into {relation} values %s", values)
+    backend.insert("audit.release_audits", frame)
 
 
 def _write(backend, plans: dict[str, _Plan]) -> None:
@@ -559,14 +544,13 @@ def run_release(
     manifest_path = Path(manifest_path or MANIFEST_PATH)
     policy = policy or load_policy()
     try:
-        result, plans = plan_release(backend, manifest_path, policy)
+        release, result, plans = plan_release(backend, manifest_path, policy)
     except Exception as exc:
         failed = ReleaseResult(f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-error", backend.name, {}, {}, {})
         failed.relations["(release)"] = RelationAudit("(release)", "error", problems=[f"AUDIT_ERROR: {exc}"])
         with backend.transaction():
             _record(backend, failed)
         raise ReleaseRejected(f"the release could not be audited, nothing was published: {exc}") from exc
-    release = read_release(manifest_path, policy.quasi_identifier_classes)
     if not result.problems:
         try:
             with backend.transaction():

@@ -111,12 +111,13 @@ def protect(cells: PopulationCells, k: int, width: int) -> Protection:
     """Choose the withheld cells of one population and prove them against the attacker."""
     primary = primary_cells(cells, k)
     cells.small = primary
+    primary_published = primary - {c.id for c in cells.cells if c.implicit}
     cuts: list[list[int]] = []
     suppressed: set[int] = set()
     intervals: dict[int, Interval] = {}
+    round_number = 0
     for round_number in range(1, MAX_ROUNDS + 1):
         suppressed = _solve(cells, primary, width, cuts) if primary else set()
-        primary_published = primary - {c.id for c in cells.cells if c.implicit}
         intervals = attacker_intervals(cells, suppressed)
         failing = [i for i in intervals.values() if i.width < width]
         if not failing:
@@ -136,7 +137,6 @@ def protect(cells: PopulationCells, k: int, width: int) -> Protection:
             break
         cuts.extend(new_cuts)
     failing = sorted((i for i in intervals.values() if i.width < width), key=lambda i: i.cell)
-    primary_published = primary - {c.id for c in cells.cells if c.implicit}
     return Protection(
-        cells.name, cells.unit, k, width, primary_published, suppressed, intervals, MAX_ROUNDS, failing
+        cells.name, cells.unit, k, width, primary_published, suppressed, intervals, round_number, failing
     )
