@@ -17,6 +17,7 @@ class BatchRejected(Exception):
     row: int | None = None
     column: str | None = None
     received_rows: int | None = None
+    offset: int | None = None  # a byte offset in the file, where rows cannot be counted (encodings)
 
     def __str__(self) -> str:
         where = [f"source {self.source}", f"batch {self.batch_id}"]
@@ -24,12 +25,27 @@ class BatchRejected(Exception):
             where.append(f"file {self.file}")
         if self.row is not None:
             where.append(f"row {self.row}")
+        if self.offset is not None and self.row is None:
+            where.append(f"byte offset {self.offset}")
         if self.column:
             where.append(f"column {self.column}")
         return (
             f"Batch rejected by rule {self.rule} ({', '.join(where)}): {self.detail} "
             "Nothing from this batch was loaded; fix the delivery and rerun the task."
         )
+
+
+@dataclass
+class RowProblem:
+    """One failed cell: a data row (1-based, header excluded), the column and the reason code.
+
+    Problems carry positions and rules, never the delivered value (it may identify a person).
+    """
+
+    row: int
+    column: str | None
+    reason: str
+    rule: str
 
 
 class SourceNotReady(Exception):

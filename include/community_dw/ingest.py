@@ -20,9 +20,9 @@ import pyarrow.feather as feather
 
 from community_dw import data_docs, derivations, paths, warehouse
 from community_dw.contracts import Contract, get_contract
-from community_dw.errors import BatchRejected
+from community_dw.errors import BatchRejected, RowProblem
 from community_dw.landing import LandedBatch, land_file_drop
-from community_dw.parsing import RowProblem, parse_batch
+from community_dw.parsing import parse_batch
 from community_dw.pseudonymize import Pseudonymizer, fingerprint
 from community_dw.quarantine import split_rows
 from community_dw.validation import ExpectationOutcome, run_gate

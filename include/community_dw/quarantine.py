@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from community_dw.parsing import SOURCE_ROW, RowProblem
+from community_dw.errors import RowProblem
+from community_dw.parsing import SOURCE_ROW
 
 
 @dataclass

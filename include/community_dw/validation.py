@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from community_dw import paths
-from community_dw.parsing import SOURCE_ROW, RowProblem
+from community_dw.errors import RowProblem
+from community_dw.parsing import SOURCE_ROW
 
 if TYPE_CHECKING:
     from community_dw.contracts import Contract
