@@ -99,7 +99,7 @@ def pipeline(source: str, root: Path) -> dict:
     )
     server = None
     if contract.transport == "http_api":
-        from community_dw.demo import appeals_api_server
+        from community_dw_tools.runner import appeals_api_server
 
         server = appeals_api_server()
         server.__enter__()
@@ -148,7 +148,7 @@ def main() -> int:
         print(json.dumps(result))
         return 0
 
-    from community_dw.synthetic import generate_city
+    from community_dw_tools.synthetic import generate_city
 
     root = args.root
     marker = root / "sources" / "generation.json"

@@ -50,7 +50,7 @@ def city(airflow_db, dbt_manifest) -> dict:
     import json
 
     from community_dw import paths
-    from community_dw.synthetic import generate_city
+    from community_dw_tools.synthetic import generate_city
 
     generate_city(
         paths.sources_dir(),

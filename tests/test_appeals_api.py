@@ -17,12 +17,12 @@ import pytest
 import requests
 
 from community_dw.contracts import get_contract
-from community_dw.devserver.appeals_api import Faults, serve
 from community_dw.errors import BatchRejected, SourceNotReady
 from community_dw.landing import sha256_of
 from community_dw.parsing import parse_batch
 from community_dw.transports import http_api
 from community_dw.transports.http_api import ApiError, RetryPolicy
+from community_dw_tools.devserver.appeals_api import Faults, serve
 
 TOKEN = "test-bearer-token-0123456789"
 BASE = datetime(2026, 11, 1, 8, 0, 0)  # local time (UTC+8), as the feed writes it

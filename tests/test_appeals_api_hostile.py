@@ -17,10 +17,10 @@ from test_appeals_api import BASE, TOKEN, connect, expected, make_versions, writ
 
 from community_dw import ingest, paths, warehouse
 from community_dw.contracts import get_contract
-from community_dw.devserver.appeals_api import CONTRACT_BREACHES, Faults, serve
 from community_dw.errors import BatchRejected
 from community_dw.transports import http_api
 from community_dw.transports.http_api import API_CONTRACT, ApiError, DeadlineExceeded, RetryPolicy
+from community_dw_tools.devserver.appeals_api import CONTRACT_BREACHES, Faults, serve
 
 PHONE = "13812345678"  # every synthetic version's reporter_phone: must never reach the audit trail
 PAGE_SIZE = 25
@@ -97,7 +97,7 @@ def test_a_page_breaking_the_contract_is_rejected_in_the_ledger(
     assert TOKEN not in detail and PHONE not in detail and "T20261101" not in detail
     if breach == "next_page_opaque":
         assert "eyJj" not in detail and "a string of 32 characters" in detail  # its type, not its value
-    kept = list((paths.landing_dir() / "appeals" / "2026-11-01T0800").glob("*.page-2-*.rejected.json"))
+    kept = list((paths.landing_dir() / "appeals" / "2026-11-01T0800").glob("*.page-2-*.rejected"))
     assert len(kept) == 1 and kept[0].name in detail  # the page as received stays in landing
     assert not list(kept[0].parent.glob("*.jsonl"))  # nothing was landed as the batch
 

@@ -5,7 +5,7 @@ process) and `airflow.models.backfill._do_dry_run`, which backs both that comman
 run. No scheduler runs in the tests, so the planned runs are then executed with `dag.test()` in the
 plan's order, newest day first: out of order, as a backfill may run them. `dag.test()` derives the
 data interval from the logical date it is given, so each run is started at its interval's end (see
-`community_dw.demo.interval_run_date`), and the interval Airflow recorded for it is checked against
+`community_dw_tools.runner.interval_run_date`), and the interval Airflow recorded for it is checked against
 the plan.
 
 The module works in its own sources, landing, work and warehouse folders so it neither sees nor
@@ -24,8 +24,8 @@ import pendulum
 import pytest
 
 from community_dw import paths, warehouse
-from community_dw.demo import interval_run_date, run_dag
 from community_dw.orchestration import LOCAL_TZ
+from community_dw_tools.runner import interval_run_date, run_dag
 
 # A run that looks for another day's extract does not fail: its sensor reschedules for hours. The
 # thread method ends such a hang (signal-based timeouts are cancelled by Airflow's DAG-file parsing,
@@ -148,7 +148,7 @@ def _warehouse_state() -> dict:
 @pytest.fixture(scope="module")
 def backfill_city(airflow_db, dbt_manifest, tmp_path_factory):
     """Three generated days delivered to folders (and a warehouse) of this module's own."""
-    from community_dw.synthetic import generate_city
+    from community_dw_tools.synthetic import generate_city
 
     root = tmp_path_factory.mktemp("backfill")
     with pytest.MonkeyPatch.context() as env:

@@ -17,8 +17,8 @@ import pytest
 
 from community_dw import paths, retention, warehouse
 from community_dw.contracts import get_contract, load_contracts
-from community_dw.demo import run_dag
 from community_dw.orchestration import LOCAL_TZ
+from community_dw_tools.runner import run_dag
 
 pytestmark = pytest.mark.timeout(300, method="thread")
 

@@ -17,11 +17,11 @@ import pytest
 from stdnum.cn import ric
 
 from community_dw.contracts import get_contract
-from community_dw.synthetic import generate_city, identity, load_divisions
-from community_dw.synthetic import geography as geo_mod
-from community_dw.synthetic.defects import REASONS
-from community_dw.synthetic.names import NamePool
-from community_dw.synthetic.population import build_households
+from community_dw_tools.synthetic import generate_city, identity, load_divisions
+from community_dw_tools.synthetic import geography as geo_mod
+from community_dw_tools.synthetic.defects import REASONS
+from community_dw_tools.synthetic.names import NamePool
+from community_dw_tools.synthetic.population import build_households
 
 RESIDENTS, DAYS, SEED, RATE = 2_000, 2, 11, 0.002
 START = dt.date(2026, 11, 25)

@@ -39,9 +39,10 @@ Names, from three finders whose spans are merged:
   not a two-character word of jieba's dictionary: the dictionary tags 谢谢, 井盖, 高峰, 黄龙, 余杭 as
   person names, while residents' names are mostly out of its vocabulary, found by its HMM.
 
-Surnames are Faker's zh_CN list (399, frequency-ordered; the ~150 most frequent are "common") plus the
-compound surnames. The demo draws names from the same list, so the generated set is kind here; the
-hand-written adversarial set is not. The register's names are not used: a list of them outside the
+Surnames are Faker's zh_CN list (399, frequency-ordered; the ~150 most frequent are "common"), copied
+into `community_dw.surnames` so that the runtime does not need Faker, plus the compound surnames. The
+demo draws names from the same list, so the generated set is kind here; the hand-written adversarial
+set is not. The register's names are not used: a list of them outside the
 vault would need plaintext names or keyed digests of them, and the finders above reach the targets on
 both sets without it.
 
@@ -64,7 +65,7 @@ address precision 0.989, the rest 1.000; the rules were then widened for them.
 Rate: per-row Python, jieba's Viterbi being nine tenths of the time. On the loaded 2-core machine about
 870 new descriptions/s with jieba (a district-day of ~2,000 versions in under 3 s; repeated sentences,
 as in a ticket's versions, are tagged once) and about 5,000/s without it. The first call in a process
-imports Faker's surname list and loads jieba's dictionary: 2-5 s (jieba caches it in the temp dir).
+builds the surname sets and loads jieba's dictionary: 2-5 s (jieba caches it in the temp dir).
 Presidio and the like were no alternative: no Chinese models offline and no Chinese ID/phone formats.
 """
 
@@ -248,9 +249,9 @@ _NOT_NAMES = {"王府井", "张家港", "李子", "李子树", "高新", "周边
 @cache
 def _surnames() -> tuple[frozenset[str], frozenset[str]]:
     """(all known surnames, the ~150 most frequent) from Faker's zh_CN list plus compound surnames."""
-    from faker.providers.person.zh_CN import Provider
+    from community_dw.surnames import SURNAMES
 
-    names = list(Provider.last_names)
+    names = list(SURNAMES)
     return frozenset(names) | frozenset(_COMPOUND), frozenset(names[:150]) | frozenset(_COMPOUND)
 
 

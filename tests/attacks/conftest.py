@@ -102,9 +102,9 @@ def city_files(tmp_path_factory) -> CityFiles:
 
 def _generate_and_ingest() -> None:
     from community_dw import data_docs, ingest, paths, warehouse
-    from community_dw.demo import appeals_api_server
-    from community_dw.devserver.appeals_api import Faults
-    from community_dw.synthetic import generate_city
+    from community_dw_tools.devserver.appeals_api import Faults
+    from community_dw_tools.runner import appeals_api_server
+    from community_dw_tools.synthetic import generate_city
 
     with timed("generate demo city (50,000 residents, 2 days)"):
         generate_city(

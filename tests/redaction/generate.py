@@ -1,7 +1,7 @@
 """Generated appeals with known planted personal data, from the demo's own planting code.
 
 Every text is one of the demo's complaint templates with one to four values of random kinds written
-into it by `community_dw.synthetic.appeals.plant`, in the forms the demo city uses; the spans come
+into it by `community_dw_tools.synthetic.appeals.plant`, in the forms the demo city uses; the spans come
 from the planting itself, not from any redactor. Reporters are drawn like the register's residents:
 a Faker name pool, an 18-character ID number with a valid check character, a mobile number.
 """
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from faker import Faker
 
-from community_dw.synthetic import appeals, identity
-from community_dw.synthetic.names import NamePool
-from community_dw.synthetic.population import ROADS
+from community_dw_tools.synthetic import appeals, identity
+from community_dw_tools.synthetic.names import NamePool
+from community_dw_tools.synthetic.population import ROADS
 
 REGIONS = (330106, 330102, 330110, 110105, 310104, 440304, 320102, 510107, 420106, 341102)
 

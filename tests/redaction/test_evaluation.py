@@ -7,8 +7,8 @@ import pyarrow as pa
 import pytest
 
 from community_dw.redact import redact_free_text
-from community_dw.synthetic import appeals
-from community_dw.synthetic.names import NamePool
+from community_dw_tools.synthetic import appeals
+from community_dw_tools.synthetic.names import NamePool
 from tests.redaction.evaluate import (
     KINDS,
     PRECISION_TARGET,

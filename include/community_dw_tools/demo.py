@@ -1,6 +1,6 @@
 """The main job end to end: generate a demo city, run the DAGs through real Airflow, print a summary.
 
-Runs every DAG with `dag.test()` in this one process (Airflow's own test runner: real task execution,
+Runs every DAG with `dag.test()` in this one process (`community_dw_tools.runner`: real task execution,
 SQLite metadata under .airflow/), in the order the schedules would run them: for each day, the daily
 file drops, the 24 hourly telecom partitions and one catch-up pull of the day's appeals from the
 project's API server (started here on localhost and stopped at the end). `dag.test()` does not follow
@@ -11,21 +11,19 @@ retention DAG once.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
 
 from community_dw import airflow_home, paths
+from community_dw_tools.runner import appeals_api_server, hourly_run_date, interval_run_date, run_dag
 
 log = logging.getLogger(__name__)
 
 DEMO_START = date(2026, 11, 25)
-APPEALS_TOKEN_ENV = "CDW_APPEALS_API_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,7 @@ class DemoProfile:
 
 
 def generate(profile: DemoProfile):
-    from community_dw.synthetic import generate_city
+    from community_dw_tools.synthetic import generate_city
 
     return generate_city(
         paths.sources_dir(),
@@ -48,67 +46,6 @@ def generate(profile: DemoProfile):
         defect_rate=profile.defect_rate,
         start_date=profile.start_date,
     )
-
-
-@cache
-def _dagbag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(paths.DAGS_DIR))
-
-
-def run_dag(dag_id: str, run_after: datetime | None = None, conf: dict | None = None) -> str:
-    """Run one DAG through Airflow's test runner and return the run's final state."""
-    bag = _dagbag()
-    if dag_id not in bag.dags:
-        raise RuntimeError(f"DAG {dag_id} not found; import errors: {bag.import_errors}")
-    run = bag.dags[dag_id].test(run_after=run_after, logical_date=run_after, run_conf=conf)
-    return str(run.state)
-
-
-def _local(moment: datetime):
-    import pendulum
-
-    from community_dw.orchestration import LOCAL_TZ
-
-    return pendulum.instance(moment, tz=LOCAL_TZ)
-
-
-def interval_run_date(day: date) -> datetime:
-    """When the run that owns `day`'s daily extract starts: as the interval [day, day+1) closes.
-
-    A manual or test run infers its data interval as the last complete one before this moment.
-    """
-    return _local(datetime(day.year, day.month, day.day)).add(days=1)
-
-
-def hourly_run_date(hour_start: datetime) -> datetime:
-    return _local(hour_start).add(hours=1)
-
-
-@contextmanager
-def appeals_api_server(faults=None):
-    """Serve the generated tickets on localhost and point the `cdw_appeals_api` connection at it.
-
-    The server injects its realistic faults (429 with Retry-After, a 500, a slow page) unless told otherwise.
-    """
-    from community_dw.devserver.appeals_api import serve
-
-    token = os.environ.get(APPEALS_TOKEN_ENV, "demo-appeals-token")
-    server = serve(paths.sources_dir() / "api" / "appeals" / "tickets.json", token=token, faults=faults)
-    previous = os.environ.get("AIRFLOW_CONN_CDW_APPEALS_API")
-    os.environ["AIRFLOW_CONN_CDW_APPEALS_API"] = json.dumps(
-        {"conn_type": "http", "host": "127.0.0.1", "port": server.port, "schema": "http", "password": token}
-    )
-    log.info("Appeals API serving on %s (with its realistic 429/500/slow-page faults)", server.url)
-    try:
-        yield server
-    finally:
-        server.stop()
-        if previous is None:
-            os.environ.pop("AIRFLOW_CONN_CDW_APPEALS_API", None)
-        else:
-            os.environ["AIRFLOW_CONN_CDW_APPEALS_API"] = previous
 
 
 @contextmanager
@@ -219,7 +156,7 @@ def main(profile: DemoProfile) -> int:
         if states.get("build_warehouse") == "success":
             generate_docs()
         release = published()
-    from community_dw.summary import print_summary
+    from community_dw_tools.summary import print_summary
 
     print_summary(states, published=release, elapsed=time.monotonic() - started)
     return 0 if all(s == "success" for s in states.values()) else 1

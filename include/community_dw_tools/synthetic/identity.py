@@ -15,8 +15,8 @@ from functools import cache
 import numpy as np
 from stdnum.cn import ric, uscc
 
-from community_dw.synthetic.arrays import distinct, member_of, repeated
-from community_dw.synthetic.geography import DISTRICT_CODE
+from community_dw_tools.synthetic.arrays import distinct, member_of, repeated
+from community_dw_tools.synthetic.geography import DISTRICT_CODE
 
 FIRST_YEAR, LAST_YEAR = 1900, 2030
 _WEIGHTS = np.array([(2 ** (17 - i)) % 11 for i in range(17)], dtype=np.int64)

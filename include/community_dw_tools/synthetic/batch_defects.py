@@ -19,8 +19,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from community_dw.synthetic.defects import DefectLog
-from community_dw.synthetic.writers import MANIFEST_SUFFIX, UTF8_BOM, csv_chunks, write_chunks, write_manifest
+from community_dw_tools.synthetic.defects import DefectLog
+from community_dw_tools.synthetic.writers import (
+    MANIFEST_SUFFIX,
+    UTF8_BOM,
+    csv_chunks,
+    write_chunks,
+    write_manifest,
+)
 
 FOLDER = "batch_defects"
 

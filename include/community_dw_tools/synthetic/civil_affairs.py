@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from community_dw.synthetic.geography import Geography
-from community_dw.synthetic.population import DISABLED, LOW_INCOME, Register
+from community_dw_tools.synthetic.geography import Geography
+from community_dw_tools.synthetic.population import DISABLED, LOW_INCOME, Register
 
 SOURCE = "civil_affairs_assistance"
 PROGRAMMES = (

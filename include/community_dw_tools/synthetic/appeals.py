@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from community_dw.synthetic import identity
-from community_dw.synthetic.geography import Geography
-from community_dw.synthetic.names import NamePool
-from community_dw.synthetic.population import ROADS, Register
+from community_dw_tools.synthetic import identity
+from community_dw_tools.synthetic.geography import Geography
+from community_dw_tools.synthetic.names import NamePool
+from community_dw_tools.synthetic.population import ROADS, Register
 
 SOURCE = "appeals"
 TICKETS_PER_1000_PER_DAY = 4.0

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from community_dw.synthetic import identity
-from community_dw.synthetic.defects import DefectLog, inject_telecom
-from community_dw.synthetic.geography import Geography
-from community_dw.synthetic.population import Register
-from community_dw.synthetic.writers import write_parquet_partition
+from community_dw_tools.synthetic import identity
+from community_dw_tools.synthetic.defects import DefectLog, inject_telecom
+from community_dw_tools.synthetic.geography import Geography
+from community_dw_tools.synthetic.population import Register
+from community_dw_tools.synthetic.writers import write_parquet_partition
 
 SOURCE = "telecom_stays"
 CARRIERS = ("CMCC", "CUCC", "CTCC")

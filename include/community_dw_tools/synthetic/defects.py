@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from community_dw.synthetic.identity import corrupt_check_digit
+from community_dw_tools.synthetic.identity import corrupt_check_digit
 
 # kind -> reason code, per source (the codes the validation gate must report)
 REASONS: dict[str, dict[str, str]] = {

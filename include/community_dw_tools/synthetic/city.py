@@ -28,7 +28,7 @@ import pyarrow as pa
 from faker import Faker
 
 from community_dw.contracts import Contract, get_contract
-from community_dw.synthetic import (
+from community_dw_tools.synthetic import (
     appeals,
     batch_defects,
     civil_affairs,
@@ -38,9 +38,9 @@ from community_dw.synthetic import (
     population,
     telecom,
 )
-from community_dw.synthetic.names import NamePool
-from community_dw.synthetic.report import GenerationReport
-from community_dw.synthetic.writers import write_csv, write_json, write_jsonl
+from community_dw_tools.synthetic.names import NamePool
+from community_dw_tools.synthetic.report import GenerationReport
+from community_dw_tools.synthetic.writers import write_csv, write_json, write_jsonl
 
 DEFAULT_START = dt.date(2026, 11, 25)
 OWNED = (

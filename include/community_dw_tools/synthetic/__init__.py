@@ -7,8 +7,8 @@ spike) and `generation.json` (the parameters). Same seed, same bytes. The distri
 the committed dbt seed `ref_divisions.csv` (see `geography`).
 """
 
-from community_dw.synthetic.city import DEFAULT_START, generate_city
-from community_dw.synthetic.geography import load_divisions
-from community_dw.synthetic.report import GenerationReport, SourceStats
+from community_dw_tools.synthetic.city import DEFAULT_START, generate_city
+from community_dw_tools.synthetic.geography import load_divisions
+from community_dw_tools.synthetic.report import GenerationReport, SourceStats
 
 __all__ = ["DEFAULT_START", "GenerationReport", "SourceStats", "generate_city", "load_divisions"]

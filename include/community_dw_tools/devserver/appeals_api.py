@@ -34,7 +34,7 @@ Use from Python (tests)::
 
 or from a shell (the demo)::
 
-    python -m community_dw.devserver.appeals_api --tickets data/sources/api/appeals/tickets.json \
+    python -m community_dw_tools.devserver.appeals_api --tickets data/sources/api/appeals/tickets.json \
         --port 8765 --token dev-token
 """
 
@@ -469,7 +469,7 @@ def serve(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m community_dw.devserver.appeals_api",
+        prog="python -m community_dw_tools.devserver.appeals_api",
         description="Serve a tickets JSON file as the paginated appeals API (development and tests only).",
     )
     parser.add_argument("--tickets", required=True, type=Path, help="JSON array of ticket versions")

@@ -17,10 +17,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from community_dw.synthetic import identity
-from community_dw.synthetic.arrays import distinct, member_of
-from community_dw.synthetic.geography import Geography
-from community_dw.synthetic.names import NamePool
+from community_dw_tools.synthetic import identity
+from community_dw_tools.synthetic.arrays import distinct, member_of
+from community_dw_tools.synthetic.geography import Geography
+from community_dw_tools.synthetic.names import NamePool
 
 SPECIAL_GROUPS = ("elderly_alone", "disabled", "low_income", "entitled", "left_behind_child")
 ELDERLY_ALONE, DISABLED, LOW_INCOME, ENTITLED, LEFT_BEHIND = (1 << i for i in range(len(SPECIAL_GROUPS)))

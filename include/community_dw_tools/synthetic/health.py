@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from community_dw.synthetic import identity
-from community_dw.synthetic.geography import Geography
-from community_dw.synthetic.population import DISABLED, ELDERLY_ALONE, Register
+from community_dw_tools.synthetic import identity
+from community_dw_tools.synthetic.geography import Geography
+from community_dw_tools.synthetic.population import DISABLED, ELDERLY_ALONE, Register
 
 SOURCE = "health_services"
 DAILY_SHARE = 0.003
