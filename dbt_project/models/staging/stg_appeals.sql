@@ -13,23 +13,23 @@ source as (
 renamed as (
 
     select
-        {{ dbt.cast('ticket_id', dbt.type_string()) }} as ticket_id,
-        {{ dbt.cast('channel', dbt.type_string()) }} as channel,
-        {{ dbt.cast('category_code', dbt.type_string()) }} as category_code,
-        {{ dbt.cast('description', dbt.type_string()) }} as description,
-        {{ dbt.cast('community_code', dbt.type_string()) }} as community_code,
-        {{ dbt.cast('grid_code', dbt.type_string()) }} as grid_code,
-        {{ dbt.cast('reporter_id', dbt.type_string()) }} as reporter_pid,
-        cast(received_at as {{ dbt.type_timestamp() }}) as received_at,
-        cast(dispatched_at as {{ dbt.type_timestamp() }}) as dispatched_at,
-        cast(responded_at as {{ dbt.type_timestamp() }}) as responded_at,
-        cast(resolved_at as {{ dbt.type_timestamp() }}) as resolved_at,
-        {{ dbt.cast('status', dbt.type_string()) }} as status,
-        {{ dbt.cast('satisfaction', dbt.type_int()) }} as satisfaction,
-        cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
+        ticket_id,
+        channel,
+        category_code,
+        description,
+        community_code,
+        grid_code,
+        reporter_id as reporter_pid,
+        received_at,
+        dispatched_at,
+        responded_at,
+        resolved_at,
+        status,
+        satisfaction,
+        updated_at,
         _batch_id,
         _source_row,
-        cast(_loaded_at as {{ dbt.type_timestamp() }}) as _loaded_at
+        _loaded_at
     from source
 
 ),

@@ -11,19 +11,19 @@ source as (
 renamed as (
 
     select
-        {{ dbt.cast('case_id', dbt.type_string()) }} as case_id,
-        {{ dbt.cast('resident_id', dbt.type_string()) }} as resident_pid,
-        {{ dbt.cast('programme', dbt.type_string()) }} as programme,
-        {{ dbt.cast('status', dbt.type_string()) }} as status,
-        cast(start_date as date) as start_date,
-        cast(end_date as date) as end_date,
-        cast(monthly_amount as numeric(12, 2)) as monthly_amount,
-        {{ dbt.cast('community_code', dbt.type_string()) }} as community_code,
-        cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
-        cast(id_checksum_valid as boolean) as is_id_checksum_valid,
+        case_id,
+        resident_id as resident_pid,
+        programme,
+        status,
+        start_date,
+        end_date,
+        monthly_amount,
+        community_code,
+        updated_at,
+        id_checksum_valid as is_id_checksum_valid,
         _batch_id,
         _source_row,
-        cast(_loaded_at as {{ dbt.type_timestamp() }}) as _loaded_at
+        _loaded_at
     from source
 
 ),

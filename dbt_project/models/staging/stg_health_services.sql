@@ -11,18 +11,18 @@ source as (
 renamed as (
 
     select
-        {{ dbt.cast('service_id', dbt.type_string()) }} as service_id,
-        {{ dbt.cast('resident_id', dbt.type_string()) }} as resident_pid,
-        {{ dbt.cast('service_type', dbt.type_string()) }} as service_type,
-        cast(service_date as date) as service_date,
-        {{ dbt.cast('provider_org_code', dbt.type_string()) }} as provider_org_code,
-        {{ dbt.cast('community_code', dbt.type_string()) }} as community_code,
-        {{ dbt.cast('outcome', dbt.type_string()) }} as outcome,
-        cast(recorded_at as {{ dbt.type_timestamp() }}) as recorded_at,
-        cast(id_checksum_valid as boolean) as is_id_checksum_valid,
+        service_id,
+        resident_id as resident_pid,
+        service_type,
+        service_date,
+        provider_org_code,
+        community_code,
+        outcome,
+        recorded_at,
+        id_checksum_valid as is_id_checksum_valid,
         _batch_id,
         _source_row,
-        cast(_loaded_at as {{ dbt.type_timestamp() }}) as _loaded_at
+        _loaded_at
     from source
 
 ),
@@ -51,6 +51,7 @@ final as (
         outcome,
         coalesce(outcome = 'completed', false) as is_completed,
         recorded_at,
+        {#- datediff is a bigint on DuckDB, an integer on PostgreSQL: cast to one type on both. #}
         {{ dbt.cast(dbt.datediff('service_date', 'recorded_at', 'day'), dbt.type_int()) }}
             as recording_lag_days,
         is_id_checksum_valid,

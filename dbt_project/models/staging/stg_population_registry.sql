@@ -15,6 +15,7 @@ batches as (
 
     select
         _batch_id,
+        {#- The snapshot date: the text after the source name in the batch id (`<source>/<date>`). #}
         {{ dbt.safe_cast(dbt.split_part('_batch_id', "'/'", 2), 'date') }} as snapshot_date,
         max(_loaded_at) as loaded_at
     from source
@@ -50,45 +51,45 @@ snapshot as (
 renamed as (
 
     select
-        {{ dbt.cast('resident_id', dbt.type_string()) }} as resident_pid,
-        {{ dbt.cast('household_id', dbt.type_string()) }} as household_pid,
-        {{ dbt.cast('name_display', dbt.type_string()) }} as name_display,
-        {{ dbt.cast('sex', dbt.type_string()) }} as sex_code,
-        case {{ dbt.cast('sex', dbt.type_string()) }}
+        resident_id as resident_pid,
+        household_id as household_pid,
+        name_display,
+        sex as sex_code,
+        case sex
             when '1' then 'male'
             when '2' then 'female'
             else 'unknown'
         end as sex,
-        cast(birth_date as date) as birth_date,
-        {{ age_in_years('cast(birth_date as date)', 'snapshot_date') }} as age,
-        {{ dbt.cast('ethnicity', dbt.type_string()) }} as ethnicity_code,
-        {{ dbt.cast('relation_to_head', dbt.type_string()) }} as relation_to_head_code,
-        {{ dbt.cast('residence_type', dbt.type_string()) }} as residence_type_code,
-        case {{ dbt.cast('residence_type', dbt.type_string()) }}
+        birth_date,
+        {{ age_in_years('birth_date', 'snapshot_date') }} as age,
+        ethnicity as ethnicity_code,
+        relation_to_head as relation_to_head_code,
+        residence_type as residence_type_code,
+        case residence_type
             when '1' then 'registered'
             when '2' then 'floating'
             when '3' then 'overseas'
             else 'unknown'
         end as residence_type,
-        {{ dbt.cast('community_code', dbt.type_string()) }} as community_code,
-        {{ dbt.cast('grid_code', dbt.type_string()) }} as grid_code,
-        cast(move_in_date as date) as move_in_date,
-        {{ dbt.cast('status', dbt.type_string()) }} as status_code,
-        case {{ dbt.cast('status', dbt.type_string()) }}
+        community_code,
+        grid_code,
+        move_in_date,
+        status as status_code,
+        case status
             when '1' then 'present'
             when '2' then 'moved_out'
             when '3' then 'deceased'
             else 'unknown'
         end as status,
-        coalesce({{ dbt.cast('status', dbt.type_string()) }} = '1', false) as is_present,
+        coalesce(status = '1', false) as is_present,
         {{ flag_in_list('special_groups', 'elderly_alone') }} as is_elderly_alone,
         {{ flag_in_list('special_groups', 'disabled') }} as is_disabled,
         {{ flag_in_list('special_groups', 'low_income') }} as is_low_income,
         {{ flag_in_list('special_groups', 'entitled') }} as is_entitled,
         {{ flag_in_list('special_groups', 'left_behind_child') }} as is_left_behind_child,
-        substr({{ dbt.cast('id_region_code', dbt.type_string()) }}, 1, 2) as province_code,
-        cast(id_checksum_valid as boolean) as is_id_checksum_valid,
-        cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
+        substr(id_region_code, 1, 2) as province_code,
+        id_checksum_valid as is_id_checksum_valid,
+        updated_at,
         snapshot_date,
         _batch_id,
         _source_row

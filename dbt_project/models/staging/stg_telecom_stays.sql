@@ -1,4 +1,4 @@
-{#- Device stays from the carriers' hourly partitions, typed, with the attributes every telecom model
+{#- Device stays from the carriers' hourly partitions, with the attributes every telecom model
     needs computed once: the hour the stay starts in (its partition), its date and hour of day, its
     duration and the community of its grid. A stay delivered twice (the same device, grid and start,
     e.g. in a re-delivered partition) is kept once: the copy loaded last wins. Telecom lineage only:
@@ -14,16 +14,16 @@ source as (
 renamed as (
 
     select
-        {{ dbt.cast('msisdn_hash', dbt.type_string()) }} as device_pid,
-        {{ dbt.cast('grid_code', dbt.type_string()) }} as grid_code,
-        cast(stay_start as {{ dbt.type_timestamp() }}) as stay_start,
-        cast(stay_end as {{ dbt.type_timestamp() }}) as stay_end,
-        cast({{ dbt.date_trunc('hour', 'stay_start') }} as {{ dbt.type_timestamp() }}) as stay_hour,
-        {{ dbt.cast('user_type', dbt.type_string()) }} as user_type,
-        {{ dbt.cast('carrier', dbt.type_string()) }} as carrier,
+        msisdn_hash as device_pid,
+        grid_code,
+        stay_start,
+        stay_end,
+        {{ dbt.date_trunc('hour', 'stay_start') }} as stay_hour,
+        user_type,
+        carrier,
         _batch_id,
         _source_row,
-        cast(_loaded_at as {{ dbt.type_timestamp() }}) as _loaded_at
+        _loaded_at
     from source
 
 ),
@@ -51,6 +51,8 @@ final as (
         stay_start,
         stay_end,
         stay_hour,
+        {#- The casts below derive values, and fix their types across adapters: extract() is a bigint on
+            DuckDB and a numeric on PostgreSQL, datediff a bigint. #}
         cast(stay_start as date) as stay_date,
         {{ dbt.cast('extract(hour from stay_start)', dbt.type_int()) }} as hour_of_day,
         {{ dbt.cast(dbt.datediff('stay_start', 'stay_end', 'second') ~ ' / 60.0', type_double()) }}
