@@ -1,7 +1,7 @@
 """Pull ticket versions from the appeals HTTP JSON API and land them as an immutable batch.
 
-The API is paginated and incremental by `updated_at` (see `community_dw.devserver.appeals_api` for the
-protocol). One batch is one data interval: every version with `interval_start <= updated_at <
+The API is paginated and incremental by `updated_at` (see `community_dw_tools.devserver.appeals_api`
+for the protocol). One batch is one data interval: every version with `interval_start <= updated_at <
 interval_end`, pulled page by page, de-duplicated and written to landing as JSON Lines with a manifest
 the client computes (the API sends none):
 
@@ -25,10 +25,16 @@ points at the real platform by defining the connection differently, without code
 `HttpHook` is used outside a running task too (tests, CLI): in Airflow 3.3 its `get_connection` goes
 through the Task SDK, which reads `AIRFLOW_CONN_*` environment variables and the configured secrets
 backends without a task context (checked with apache-airflow 3.3.2 / providers-http 6.3.0). The hook
-builds the session (base URL, TLS, proxies, extra headers) and sends each request (`run_and_check`);
-retries are this module's own, because the hook's tenacity retry (`run_with_advanced_retry`) opens a new
+builds the session (base URL, TLS, proxies, extra headers) and sends each request (`run_and_check`).
+
+Retries are tenacity's (`RetryPolicy.retrying`), around one whole attempt: send, read and parse the
+page. Not urllib3's `Retry` mounted through `HttpHook(adapter=...)`: it retries inside one `send`,
+where it cannot see that a status-200 body is not JSON (a proxy's HTML page), sleeps a long
+`Retry-After` out instead of failing the pull, and cannot stop a wait that would end past the page's or
+the run's deadline. Nor the hook's own tenacity retry (`run_with_advanced_retry`): it opens a new
 session per attempt and turns an error response into an exception without its headers, so it cannot
-honour `Retry-After`.
+honour `Retry-After`. The header itself is parsed by urllib3 (`Retry.parse_retry_after`). Paging is
+`PageNumberPaginator`, the one paging scheme this API has, in the shape of dlt's paginators.
 
 A hostile or broken API is met as follows (issue 14):
 
@@ -57,7 +63,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import email.utils
 import fcntl
 import hashlib
 import json
@@ -70,20 +75,21 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
+import requests
+import tenacity
 from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import InvalidHeader
+from urllib3.util import Retry
 
 from community_dw import paths
 from community_dw.contracts import Contract
 from community_dw.errors import BatchRejected, SourceNotReady
 from community_dw.landing import LandedBatch, sha256_of
-
-if TYPE_CHECKING:
-    import requests
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +101,10 @@ MANIFEST_SUFFIX = ".ok"
 MAX_PAGES = 100_000  # a guard against an API whose next_page never ends
 API_CONTRACT = "API_CONTRACT"  # the rule of a page that breaks the API's documented paging contract
 _SECRET_PARAMS = ("token", "key", "secret", "password", "signature", "sig", "auth", "credential")
+_TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+_RETRY_AFTER = Retry(
+    retry_after_max=10**9
+)  # its Retry-After parser only; uncapped: RetryPolicy refuses long waits
 
 
 class ApiError(RuntimeError):
@@ -124,6 +134,16 @@ class ApiContractViolation(ApiError):
 
 class DeadlineExceeded(ApiError):
     """A page or the whole pull took longer than its wall-clock deadline (`RetryPolicy`)."""
+
+
+class _Transient(Exception):
+    """An attempt a retry can fix (429, 5xx, a status-200 body that is not a JSON object, a timeout, a
+    dropped connection). The message is what went wrong; `retry_after` the server's Retry-After, if any."""
+
+    def __init__(self, message: str, status: int | None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
 
 
 def safe_url(url: str) -> str:
@@ -156,9 +176,22 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
+def _retry_after(response: requests.Response) -> float | None:
+    """The response's Retry-After in seconds (delta-seconds or an HTTP date; urllib3 parses it), or
+    None if absent or unreadable."""
+    header = response.headers.get("Retry-After")
+    if not header:
+        return None
+    try:
+        return float(_RETRY_AFTER.parse_retry_after(header))
+    except InvalidHeader:
+        return None
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to try one page: exponential backoff for 429, 5xx, timeouts and connection errors.
+    """How hard to try one page: up to `max_attempts` for 429, 5xx, a status-200 body that is not a JSON
+    object, timeouts and connection errors; any other status fails at once.
 
     The wait before retry n (1-based) is `backoff_seconds * 2 ** (n - 1)`, capped at
     `max_backoff_seconds`; a `Retry-After` header, when sent, sets the wait instead (a server asking for
@@ -180,8 +213,22 @@ class RetryPolicy:
     page_deadline_seconds: float = 600.0
     run_deadline_seconds: float = 3600.0
 
-    def backoff(self, retry: int) -> float:
-        return min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (retry - 1))
+    def retrying(self, seconds_left: float, **callbacks: Any) -> tenacity.Retrying:
+        """A tenacity retry of `_Transient` failures: Retry-After or exponential backoff, and no attempt
+        after `max_attempts` or a wait that would end `seconds_left` from now (the deadline).
+        `callbacks` are tenacity's (`before_sleep`, `retry_error_callback`)."""
+        backoff = tenacity.wait_exponential(multiplier=self.backoff_seconds, max=self.max_backoff_seconds)
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            asked = state.outcome.exception().retry_after  # type: ignore[union-attr]
+            return backoff(state) if asked is None else asked
+
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_Transient),
+            wait=wait,
+            stop=tenacity.stop_after_attempt(self.max_attempts) | tenacity.stop_before_delay(seconds_left),
+            **callbacks,
+        )
 
 
 @dataclass
@@ -207,22 +254,6 @@ def to_local(value: datetime) -> datetime:
     return value.astimezone(LOCAL_TZ)
 
 
-def _retry_after(header: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), or None."""
-    if not header:
-        return None
-    header = header.strip()
-    if header.isdigit():
-        return float(header)
-    try:
-        when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 def _error_detail(response: requests.Response) -> str:
     try:
         body = response.json()
@@ -231,6 +262,99 @@ def _error_detail(response: requests.Response) -> str:
     except ValueError:
         pass
     return response.text[:300]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page as the API answered it: its number, its URL (without secrets), the JSON object and the
+    bytes as received (kept in landing when the page breaks the paging contract)."""
+
+    number: int
+    url: str
+    body: dict[str, Any]
+    content: bytes
+
+    def breach(self, name: str, what: str) -> ApiContractViolation:
+        return ApiContractViolation(
+            f"GET {self.url} (page {self.number}): {what}",
+            url=self.url,
+            page=self.number,
+            field=name,
+            body=self.content,
+        )
+
+
+class PageNumberPaginator:
+    """The API's paging, in the shape of dlt's paginators: `update_request` asks for `page` (from 1),
+    `update_state` reads the answer and moves to its `next_page` (null on the last page).
+
+    It also holds the API to its paging contract: `items` a list of objects, `total` a non-negative
+    integer, the same on every page, and `next_page` a later page number or null. A page that breaks it
+    raises ApiContractViolation; a `total` that changes while paging raises ApiError (the interval is
+    still receiving versions, and landing it now could silently miss some).
+    """
+
+    def __init__(self, max_pages: int = MAX_PAGES) -> None:
+        self.max_pages = max_pages
+        self.page = 1
+        self.has_next_page = True
+        self.pages = 0  # pages answered so far
+        self.received = 0  # items on them
+        self.total: int | None = None
+
+    def update_request(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {**params, "page": self.page}
+
+    def update_state(self, page: Page) -> None:
+        body = page.body
+        items = body.get("items")
+        if not isinstance(items, list):
+            raise page.breach(
+                "items", f"'items' is {_json_type(items)}, not the list of ticket versions the API documents."
+            )
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise page.breach(
+                    f"items[{index}]",
+                    f"item {index} of {len(items)} is {_json_type(item)}, not a ticket version object.",
+                )
+        if "total" not in body:
+            raise page.breach("total", "the page has no 'total'; the API documents the number of versions.")
+        total = body["total"]
+        if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+            raise page.breach(
+                "total",
+                f"'total' is {_json_type(total)}, not the non-negative integer count of versions the API "
+                "documents.",
+            )
+        if self.total is not None and total != self.total:
+            raise ApiError(
+                f"GET {page.url} (page {page.number}): the result changed while paging (total "
+                f"{self.total}, then {total}); the interval is still receiving versions. Retry once it "
+                "is closed.",
+                url=page.url,
+                page=page.number,
+                status=200,
+                attempts=1,
+            )
+        next_page = body.get("next_page")
+        if next_page is not None and (isinstance(next_page, bool) or not isinstance(next_page, int)):
+            raise page.breach(
+                "next_page",
+                f"'next_page' is {_json_type(next_page)}, not the next page number (an integer) or null "
+                "the API documents; an opaque cursor means the API changed its paging protocol.",
+            )
+        if next_page is not None and (next_page <= page.number or self.pages + 1 >= self.max_pages):
+            raise page.breach(
+                "next_page",
+                f"'next_page' is {next_page}, which does not move forward from page {page.number} "
+                f"(a paging loop, or more than {self.max_pages} pages).",
+            )
+        self.total = total
+        self.pages += 1
+        self.received += len(items)
+        self.has_next_page = next_page is not None
+        self.page = next_page if next_page is not None else self.page
 
 
 def _tracking_pool(base: type[HTTPConnectionPool], adapter: _DeadlineAdapter) -> type[HTTPConnectionPool]:
@@ -350,8 +474,6 @@ class _ApiClient:
         self.requests = 0
         self.retries = 0
         self.waits: list[float] = []
-        self.last_url = ""  # the last URL asked, without secrets
-        self.last_body = b""  # the last page as received (kept in landing when it breaks the contract)
 
     def url(self, endpoint: str) -> str:
         return self.hook.url_from_endpoint(endpoint)
@@ -365,146 +487,128 @@ class _ApiClient:
         return run_at, "run", self.policy.run_deadline_seconds
 
     def _past_deadline(
-        self, url: str, page: Any, which: str, seconds: float, attempt: int, why: str
+        self, url: str, page: int, deadline: tuple[float, str, float], attempt: int, why: str
     ) -> DeadlineExceeded:
+        _, which, seconds = deadline
         limit = "page_deadline_seconds" if which == "page" else "run_deadline_seconds"
         scope = "this page" if which == "page" else "the whole pull"
         return DeadlineExceeded(
-            f"GET {safe_url(url)} (page {page}) {why}: {scope} may take at most {seconds:g} s "
+            f"GET {url} (page {page}) {why}: {scope} may take at most {seconds:g} s "
             f"(RetryPolicy.{limit}), attempt {attempt}, {time.monotonic() - self.started:.1f} s into the "
             "pull. The API is answering too slowly (or trickling its answer); the task's retry will "
             f"come back later. Raise {limit} only if the API is known to be this slow.",
-            url=safe_url(url),
+            url=url,
             page=page,
             status=None,
             attempts=attempt,
         )
 
-    def get_page(self, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
+    def get_page(self, endpoint: str, params: dict[str, Any]) -> Page:
         """GET one page, retrying what a retry can fix; raises ApiError naming URL, page and status,
-        DeadlineExceeded past the page's or the run's deadline, ApiContractViolation for a page that
-        is JSON but not the documented page object."""
-        import requests
+        DeadlineExceeded past the page's or the run's deadline."""
+        prepared = self.session.prepare_request(requests.Request("GET", self.url(endpoint), params=params))
+        url, number = safe_url(prepared.url), int(params["page"])
+        deadline = self._deadline(time.monotonic())
+        seconds_left = deadline[0] - time.monotonic()
+        if seconds_left <= 0:
+            raise self._past_deadline(url, number, deadline, 0, "ran out of time")
 
-        url = self.url(endpoint)
-        page = params.get("page")
-        prepared = self.session.prepare_request(requests.Request("GET", url, params=params))
-        shown = self.last_url = safe_url(prepared.url)
-        page_started = time.monotonic()
-        last = "no attempt"
-        last_status: int | None = None
-        for attempt in range(1, self.policy.max_attempts + 1):
-            deadline, which, seconds = self._deadline(page_started)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._past_deadline(prepared.url, page, which, seconds, attempt - 1, "ran out of time")
-            self.requests += 1
-            wait: float | None = None
-            timeout = min(self.timeout, remaining)
-            watchdog = _Watchdog(self.adapter, deadline)
-            try:
-                with watchdog:
-                    response = self.hook.run_and_check(
-                        self.session, prepared, {"timeout": timeout, "check_response": False}
-                    )
-            except requests.RequestException as exc:
-                if watchdog.fired or time.monotonic() >= deadline:
-                    raise self._past_deadline(
-                        prepared.url, page, which, seconds, attempt, "did not complete in time"
-                    ) from exc
-                if not isinstance(
-                    exc,
-                    requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError,
-                ):
-                    raise
-                last, last_status = f"{type(exc).__name__}: {exc}", None
-            else:
-                if watchdog.fired:  # cut off: whatever came back is truncated
-                    response.close()
-                    raise self._past_deadline(
-                        prepared.url, page, which, seconds, attempt, "did not complete in time"
-                    )
-                last_status = response.status_code
-                if response.status_code == 200:
-                    try:
-                        body = response.json()
-                        if not isinstance(body, dict):
-                            raise ValueError("the body is not a JSON object")
-                    except ValueError as exc:
-                        last = f"status 200 with an unreadable body ({exc})"
-                    else:
-                        if not isinstance(body.get("items"), list):
-                            raise ApiContractViolation(
-                                f"GET {shown} (page {page}) answered a JSON object whose 'items' is "
-                                f"{_json_type(body.get('items'))}, not the list of ticket versions the "
-                                "API documents.",
-                                url=shown,
-                                page=page,
-                                field="items",
-                                body=response.content,
-                            )
-                        self.last_body = response.content
-                        return body
-                elif response.status_code == 429 or response.status_code >= 500:
-                    last = f"status {response.status_code} {response.reason}: {_error_detail(response)}"
-                    wait = _retry_after(response.headers.get("Retry-After"))
-                    limit = self.policy.max_retry_after_seconds
-                    if wait is not None and wait > limit:
-                        raise ApiError(
-                            f"GET {shown} (page {page}) got status {response.status_code} asking to "
-                            f"retry after {wait:.0f} s, more than the {limit:.0f} s this client waits; the "
-                            "task's retry will come back later.",
-                            url=shown,
-                            page=page,
-                            status=response.status_code,
-                            attempts=attempt,
-                        )
-                else:
-                    hint = (
-                        f" Check the password (bearer token) of Airflow connection {self.conn_id!r}."
-                        if response.status_code in (401, 403)
-                        else ""
-                    )
-                    raise ApiError(
-                        f"GET {shown} (page {page}) was refused with status {response.status_code} "
-                        f"{response.reason}: {_error_detail(response)}.{hint} Not retried: a retry "
-                        "cannot fix this.",
-                        url=shown,
-                        page=page,
-                        status=response.status_code,
-                        attempts=attempt,
-                    )
-            if attempt == self.policy.max_attempts:
-                break
-            wait = self.policy.backoff(attempt) if wait is None else wait
-            if time.monotonic() + wait >= deadline:
-                raise self._past_deadline(
-                    prepared.url,
-                    page,
-                    which,
-                    seconds,
-                    attempt,
-                    f"would have to wait {wait:.1f} s for attempt {attempt + 1} (last: {last})",
-                )
+        def before_sleep(state: tenacity.RetryCallState) -> None:
             log.warning(
                 "GET %s (page %s) attempt %d/%d failed (%s); retrying in %.1f s",
-                shown,
-                page,
-                attempt,
+                url,
+                number,
+                state.attempt_number,
                 self.policy.max_attempts,
-                last,
-                wait,
+                state.outcome.exception(),  # type: ignore[union-attr]
+                state.upcoming_sleep,
             )
             self.retries += 1
-            self.waits.append(wait)
-            time.sleep(wait)
-        attempts = self.policy.max_attempts
+            self.waits.append(state.upcoming_sleep)
+
+        def give_up(state: tenacity.RetryCallState) -> None:
+            last: _Transient = state.outcome.exception()  # type: ignore[assignment, union-attr]
+            attempt = state.attempt_number
+            if attempt < self.policy.max_attempts:  # stopped by the deadline, not by the attempts
+                why = f"would have to wait {state.upcoming_sleep:.1f} s for attempt {attempt + 1} (last: {last})"
+                raise self._past_deadline(url, number, deadline, attempt, why) from last
+            raise ApiError(
+                f"GET {url} (page {number}) failed after {attempt} attempts; last: {last}.",
+                url=url,
+                page=number,
+                status=last.status,
+                attempts=attempt,
+            ) from last
+
+        retrying = self.policy.retrying(seconds_left, before_sleep=before_sleep, retry_error_callback=give_up)
+        for attempt in retrying:
+            with attempt:
+                body, content = self._attempt(
+                    prepared, url, number, deadline, attempt.retry_state.attempt_number
+                )
+        return Page(number=number, url=url, body=body, content=content)
+
+    def _attempt(
+        self,
+        prepared: requests.PreparedRequest,
+        url: str,
+        number: int,
+        deadline: tuple[float, str, float],
+        attempt: int,
+    ) -> tuple[dict[str, Any], bytes]:
+        """One request for the page: its JSON object and its bytes, or _Transient for what a retry can fix."""
+        self.requests += 1
+        watchdog = _Watchdog(self.adapter, deadline[0])
+        try:
+            with watchdog:
+                response = self.hook.run_and_check(
+                    self.session,
+                    prepared,
+                    {"timeout": min(self.timeout, deadline[0] - time.monotonic()), "check_response": False},
+                )
+        except requests.RequestException as exc:
+            if watchdog.fired or time.monotonic() >= deadline[0]:
+                raise self._past_deadline(url, number, deadline, attempt, "did not complete in time") from exc
+            if isinstance(exc, _TRANSIENT_ERRORS):
+                raise _Transient(f"{type(exc).__name__}: {exc}", None) from exc
+            raise
+        if watchdog.fired:  # cut off: whatever came back is truncated
+            response.close()
+            raise self._past_deadline(url, number, deadline, attempt, "did not complete in time")
+        status = response.status_code
+        if status == 200:
+            try:
+                body = response.json()
+            except ValueError as exc:
+                raise _Transient(f"status 200 with an unreadable body ({exc})", status) from exc
+            if not isinstance(body, dict):
+                raise _Transient("status 200 with an unreadable body (the body is not a JSON object)", status)
+            return body, response.content
+        if status == 429 or status >= 500:
+            wait = _retry_after(response)
+            limit = self.policy.max_retry_after_seconds
+            if wait is not None and wait > limit:
+                raise ApiError(
+                    f"GET {url} (page {number}) got status {status} asking to retry after {wait:.0f} s, "
+                    f"more than the {limit:.0f} s this client waits; the task's retry will come back later.",
+                    url=url,
+                    page=number,
+                    status=status,
+                    attempts=attempt,
+                )
+            raise _Transient(f"status {status} {response.reason}: {_error_detail(response)}", status, wait)
+        hint = (
+            f" Check the password (bearer token) of Airflow connection {self.conn_id!r}."
+            if status in (401, 403)
+            else ""
+        )
         raise ApiError(
-            f"GET {shown} (page {page}) failed after {attempts} attempts; last: {last}.",
-            url=shown,
-            page=page,
-            status=last_status,
-            attempts=attempts,
+            f"GET {url} (page {number}) was refused with status {status} {response.reason}: "
+            f"{_error_detail(response)}.{hint} Not retried: a retry cannot fix this.",
+            url=url,
+            page=number,
+            status=status,
+            attempts=attempt,
         )
 
     def close(self) -> None:
@@ -536,53 +640,15 @@ def fetch(
     since = None if interval_start is None else to_local(interval_start).replace(tzinfo=None)
     until = None if interval_end is None else to_local(interval_end).replace(tzinfo=None)
     client = _ApiClient(conn_id, policy or RetryPolicy())
+    paginator = PageNumberPaginator()
     result = FetchResult(versions=[], url=safe_url(client.url(endpoint)))
     seen: dict[tuple[str, str], dict[str, Any]] = {}
     outside: list[datetime] = []
-    received = 0
-    total: int | None = None
-    page: int | None = 1
-
-    def breach(name: str, what: str) -> ApiContractViolation:
-        return ApiContractViolation(
-            f"GET {client.last_url} (page {page}): {what}",
-            url=client.last_url,
-            page=page,
-            field=name,
-            body=client.last_body,
-        )
-
     try:
-        while page is not None:
-            body = client.get_page(endpoint, {**params, "page": page})
-            result.pages += 1
-            items = body["items"]
-            received += len(items)
-            page_total = body.get("total")
-            if "total" not in body:
-                raise breach("total", "the page has no 'total'; the API documents the number of versions.")
-            if isinstance(page_total, bool) or not isinstance(page_total, int) or page_total < 0:
-                raise breach(
-                    "total",
-                    f"'total' is {_json_type(page_total)}, not the non-negative integer count of versions "
-                    "the API documents.",
-                )
-            if total is not None and page_total != total:
-                raise ApiError(
-                    f"GET {result.url} (page {page}): the result changed while paging (total {total}, then "
-                    f"{page_total}); the interval is still receiving versions. Retry once it is closed.",
-                    url=result.url,
-                    page=page,
-                    status=200,
-                    attempts=1,
-                )
-            total = page_total
-            for index, item in enumerate(items):
-                if not isinstance(item, dict):
-                    raise breach(
-                        f"items[{index}]",
-                        f"item {index} of {len(items)} is {_json_type(item)}, not a ticket version object.",
-                    )
+        while paginator.has_next_page:
+            page = client.get_page(endpoint, paginator.update_request(params))
+            paginator.update_state(page)
+            for item in page.body["items"]:  # checked by the paginator
                 updated = _placed(item.get("updated_at"))
                 if updated is not None and (
                     (since is not None and updated < since) or (until is not None and updated >= until)
@@ -599,27 +665,14 @@ def fetch(
                 else:
                     seen[key] = item
                 result.versions.append(item)
-            next_page = body.get("next_page")
-            if next_page is not None and (isinstance(next_page, bool) or not isinstance(next_page, int)):
-                raise breach(
-                    "next_page",
-                    f"'next_page' is {_json_type(next_page)}, not the next page number (an integer) or "
-                    "null the API documents; an opaque cursor means the API changed its paging protocol.",
-                )
-            if next_page is not None and (next_page <= page or result.pages >= MAX_PAGES):
-                raise breach(
-                    "next_page",
-                    f"'next_page' is {next_page}, which does not move forward from page {page} "
-                    f"(a paging loop, or more than {MAX_PAGES} pages).",
-                )
-            page = next_page
     finally:
         client.close()
-    if total is not None and received != total:
+    if paginator.total is not None and paginator.received != paginator.total:
         raise ApiError(
-            f"GET {result.url}: the pages held {received} versions but the API reported a total of {total}.",
+            f"GET {result.url}: the pages held {paginator.received} versions but the API reported a total "
+            f"of {paginator.total}.",
             url=result.url,
-            page=result.pages,
+            page=paginator.pages,
             status=200,
             attempts=1,
         )
@@ -636,7 +689,7 @@ def fetch(
             min(outside).isoformat(sep=" "),
             max(outside).isoformat(sep=" "),
         )
-    result.total_reported = total or 0
+    result.pages, result.total_reported = paginator.pages, paginator.total or 0
     result.requests, result.retries, result.waits = client.requests, client.retries, client.waits
     result.versions.sort(
         key=lambda v: (str(v.get("updated_at")), str(v.get("ticket_id")), json.dumps(v, sort_keys=True))
