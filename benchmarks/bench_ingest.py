@@ -108,7 +108,9 @@ def pipeline(source: str, root: Path) -> dict:
     try:
         for interval_start, interval_end in intervals:
             landed = ingest.land(source, interval_start, interval_end)
-            summary = ingest.load(ingest.validate(landed, "benchmark"), "benchmark")
+            summary = ingest.load(
+                ingest.validate(ingest.protect_identities(landed, "benchmark"), "benchmark"), "benchmark"
+            )
             rows += summary["received"]
     finally:
         if server is not None:

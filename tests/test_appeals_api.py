@@ -18,9 +18,9 @@ import requests
 
 from community_dw.contracts import get_contract
 from community_dw.errors import BatchRejected, SourceNotReady
-from community_dw.landing import sha256_of
 from community_dw.parsing import parse_batch
 from community_dw.transports import http_api
+from community_dw.transports.base import sha256_of
 from community_dw.transports.http_api import ApiError, RetryPolicy
 from community_dw_tools.devserver.appeals_api import Faults, serve
 

@@ -145,7 +145,7 @@ def test_a_cursor_going_back_in_time_lands_no_version_twice(
             ]
             assert f"returned {served_early} versions outside the requested window" in warning
             assert "were not landed" in warning and PHONE not in warning
-            ingest.load(ingest.validate(landed, run_id="hostile"), run_id="hostile")
+            ingest.load(ingest.validate(ingest.protect_identities(landed, "hostile"), "hostile"), "hostile")
     with warehouse.connection() as con:
         duplicates = con.execute(
             "select ticket_id, updated_at, count(*) from (select ticket_id, updated_at from raw.appeals "

@@ -150,13 +150,16 @@ def test_crash_mid_load_leaves_the_previous_state_and_rerun_is_consistent(runs):
     source = "civil_affairs_assistance"
     before = _query(f"select count(*) from raw.{source}")[0][0]
     landed = ingest.land(source, dt.datetime(2026, 11, 25), dt.datetime(2026, 11, 26))
-    validated = ingest.validate(landed, "crash-test")
+    validated = ingest.validate(ingest.protect_identities(landed, "crash-test"), "crash-test")
     # The crash: the quarantine index file vanishes after raw rows were already deleted and re-inserted.
     (paths.work_dir() / landed.batch_id / "problems.arrow").unlink()
     with pytest.raises(Exception, match=r"problems\.arrow"):
         ingest.load(validated, "crash-test")
     assert _query(f"select count(*) from raw.{source}")[0][0] == before
-    again = ingest.load(ingest.validate(landed, "crash-test-rerun"), "crash-test-rerun")
+    again = ingest.load(
+        ingest.validate(ingest.protect_identities(landed, "crash-test-rerun"), "crash-test-rerun"),
+        "crash-test-rerun",
+    )
     assert again["loaded"] + again["quarantined"] == again["received"]
     assert _query(f"select count(*) from raw.{source}")[0][0] == before
     assert (
@@ -169,7 +172,7 @@ def test_crash_mid_load_leaves_the_previous_state_and_rerun_is_consistent(runs):
 
 def test_data_docs_list_every_validated_batch_offline(runs):
     """The auditor's index renders (its table is built by scripts) with the network cut off."""
-    from browser import rendered_dom
+    from support.browser import rendered_dom
 
     from community_dw import data_docs
 

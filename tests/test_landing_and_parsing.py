@@ -11,10 +11,16 @@ import pytest
 
 from community_dw.contracts import get_contract
 from community_dw.errors import BatchRejected
-from community_dw.landing import land_file_drop
 from community_dw.parsing import parse_batch
+from community_dw.transports.file_drop import FileDrop
 
 POP = get_contract("population_registry")
+
+
+def land_file_drop(contract, day, root):
+    return FileDrop(root).land(contract, day)
+
+
 DAY = dt.date(2026, 11, 25)
 
 

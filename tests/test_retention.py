@@ -201,23 +201,23 @@ def test_a_rerun_for_the_same_date_removes_and_logs_nothing(first_run):
 
 def test_landing_folders_follow_the_batch_id_rule_of_every_transport(tmp_path, monkeypatch):
     """The folder `retention.landing_folder` derives is where each transport lands its batch."""
-    from community_dw.landing import batch_id_for as file_batch
-    from community_dw.transports import http_api, object_storage
+    from community_dw.transports import http_api, transport_for
 
     monkeypatch.setenv("CDW_LANDING_DIR", str(tmp_path))
     day = dt.date(2026, 11, 25)
     hour = dt.datetime(2026, 11, 25, 9)
     appeals = get_contract("appeals")
     start = dt.datetime(2026, 11, 25, 0, 15)
-    assert retention.landing_folder(http_api.batch_id_for(appeals, start)) == (
+    assert retention.landing_folder(transport_for(appeals).batch_id(appeals, start)) == (
         http_api.landed_file(appeals, start).parent
     )
-    assert retention.landing_folder(object_storage.batch_id_for(get_contract("telecom_stays"), hour)) == (
-        tmp_path / "telecom_stays" / "2026-11-25T09"
-    )
+    assert retention.landing_folder(
+        transport_for(get_contract("telecom_stays")).batch_id(get_contract("telecom_stays"), hour)
+    ) == (tmp_path / "telecom_stays" / "2026-11-25T09")
     registry = get_contract("population_registry")
     assert (
-        retention.landing_folder(file_batch(registry, day)) == tmp_path / "population_registry" / "2026-11-25"
+        retention.landing_folder(transport_for(registry).batch_id(registry, day))
+        == tmp_path / "population_registry" / "2026-11-25"
     )
 
 

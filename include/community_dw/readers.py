@@ -348,3 +348,18 @@ def read_landed(path: Path, contract: Contract, batch_id: str) -> RawBatch:
     if contract.format not in READERS:
         raise KeyError(f"{contract.name}: no reader for format {contract.format!r}; known: {sorted(READERS)}")
     return READERS[contract.format](path, contract, batch_id)
+
+
+def count_rows(path: Path, contract: Contract) -> int | None:
+    """Data rows in a delivered file, for the ledger record of a refused delivery; None if uncountable.
+
+    Read as the contract says; a file too broken for that is counted by lines (CSV: minus the header).
+    """
+    try:
+        return read_landed(path, contract, "count").table.num_rows
+    except (BatchRejected, OSError):
+        pass
+    if contract.format == "parquet":
+        return None
+    lines = sum(1 for line in path.read_bytes().split(b"\n") if line.strip())
+    return max(lines - 1, 0) if contract.format == "csv" else lines

@@ -32,6 +32,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from release import build_release
+from support import environment
+from support.airflow import Faults, appeals_api_server
+from support.cities import DEMO_CITY, generate
+from support.raw import create_raw_tables
 
 DEMO_START = dt.date(2026, 11, 25)
 DEMO_DAYS = 2
@@ -42,20 +46,6 @@ DAILY_SOURCES = ("population_registry", "civil_affairs_assistance", "health_serv
 ANALYST_LOGIN = f"attack_analyst_{secrets.token_hex(3)}"
 
 TIMINGS: dict[str, float] = {}
-
-
-@contextlib.contextmanager
-def environment(**values: str) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @contextlib.contextmanager
@@ -101,20 +91,10 @@ def city_files(tmp_path_factory) -> CityFiles:
 
 
 def _generate_and_ingest() -> None:
-    from community_dw import data_docs, ingest, paths, warehouse
-    from community_dw_tools.devserver.appeals_api import Faults
-    from community_dw_tools.runner import appeals_api_server
-    from community_dw_tools.synthetic import generate_city
+    from community_dw import data_docs, ingest, warehouse
 
     with timed("generate demo city (50,000 residents, 2 days)"):
-        generate_city(
-            paths.sources_dir(),
-            residents=50_000,
-            days=DEMO_DAYS,
-            seed=20261125,
-            defect_rate=0.002,
-            start_date=DEMO_START,
-        )
+        generate(DEMO_CITY)
     warehouse.declare_all_raw_tables()
 
     def one(source: str, start: dt.datetime, end: dt.datetime) -> None:
@@ -122,7 +102,7 @@ def _generate_and_ingest() -> None:
 
         # A rejected batch is part of the demo (batch defects): the ledger holds it, the build goes on.
         with contextlib.suppress(BatchRejected):
-            ingest.load(ingest.validate(ingest.land(source, start, end)))
+            ingest.ingest_interval(source, start, end)
 
     original_publish = data_docs.publish
     data_docs.publish = lambda *args, **kwargs: None  # Data Docs rendering is not part of the release
@@ -203,24 +183,15 @@ def _copy_raw_to_postgres(city_files: CityFiles, db) -> None:
     """As the loader would on PostgreSQL: schemas raw/audit/vault, audit tables, raw tables, same rows."""
     import duckdb
 
-    from community_dw import warehouse
     from community_dw.contracts import load_contracts
 
     conn = db.connect()
     try:
+        create_raw_tables(conn)
         cur = conn.cursor()
-        for schema in warehouse.SCHEMAS:
-            cur.execute(f"create schema if not exists {schema}")
-            cur.execute(f"revoke all on schema {schema} from public")
-        for statement in re.sub(r"--[^\n]*", "", warehouse.AUDIT_DDL).split(";"):  # comments hold ';'s
-            if statement.strip():
-                cur.execute(statement)
-        tables = [("audit.batch_ledger", None)]
-        for contract in load_contracts().values():
-            cur.execute(f"create table {contract.raw_table} (\n{warehouse.raw_columns_ddl(contract)}\n)")
-            tables.append((contract.raw_table, contract))
+        tables = ["audit.batch_ledger"] + [contract.raw_table for contract in load_contracts().values()]
         with duckdb.connect(str(city_files.warehouse)) as source:
-            for table, _ in tables:
+            for table in tables:
                 columns = [r[0] for r in source.execute(f"describe {table}").fetchall()]
                 csv = city_files.root / f"{table}.csv"
                 source.execute(f"copy (select {', '.join(columns)} from {table}) to '{csv}' (header false)")
@@ -238,7 +209,7 @@ def _copy_raw_to_postgres(city_files: CityFiles, db) -> None:
 
 @pytest.fixture(scope="session")
 def pg_release(city_files: CityFiles, duckdb_release: Release) -> Iterator[Release]:
-    from pg import drop_database, fresh_database, postgres_server
+    from support.pg import drop_database, fresh_database, postgres_server
 
     server = postgres_server()
     db = fresh_database(server, "cdw_attacks")

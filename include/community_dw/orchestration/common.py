@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable
 
+from community_dw.clock import LOCAL_TZ_NAME
 from community_dw.contracts import Contract
 
-LOCAL_TZ = "Asia/Shanghai"
+LOCAL_TZ = LOCAL_TZ_NAME  # schedules run in the producers' zone (community_dw.clock)
 START_DATE = pendulum.datetime(2026, 11, 1, tz=LOCAL_TZ)
 DEFAULT_ARGS = {
     "owner": "data-engineering",
@@ -27,8 +28,3 @@ def raw_asset(source: str) -> Asset:
 def schedule_for(contract: Contract) -> CronDataIntervalTimetable:
     """A timetable with data intervals in local time, so each run owns exactly one extract."""
     return CronDataIntervalTimetable(contract.schedule, timezone=LOCAL_TZ)
-
-
-def local_naive(moment: datetime) -> datetime:
-    """A moment as the producers write it: local time (UTC+8) without a zone."""
-    return pendulum.instance(moment).in_timezone(LOCAL_TZ).naive()

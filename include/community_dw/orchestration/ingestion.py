@@ -1,21 +1,23 @@
-"""The tasks that ingest one source, whatever its transport: wait, land, validate, load.
+"""The tasks that ingest one source, whatever its transport.
 
-    wait_for_delivery >> land_batch >> validate_batch >> load_batch (emits raw.<source>)
+    wait_for_delivery >> land_batch >> protect_identities >> validate_batch >> load_batch (emits raw.<source>)
 
-A batch rejected by a critical rule fails its task without retries (retrying cannot fix a bad file) and
-names the file, row, column and rule; the rejection is already in the ledger when the task fails.
-Sources answered by an API on demand have no sensor: the run starts once its interval has closed.
+`protect_identities` is the privacy step by name: after it, no task sees an original identifier (the
+vault pairs travel in an owner-only file). A batch rejected by a critical rule fails its task without
+retries (retrying cannot fix a bad file) and names the file, row, column and rule; the rejection is
+already in the ledger when the task fails. A transport that answers on demand (an API) has no sensor:
+the run starts once its interval has closed.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import chain, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from community_dw.contracts import get_contract
-from community_dw.orchestration.common import local_naive, raw_asset
+from community_dw.orchestration.common import raw_asset
 
 
 def _fail_fast_on_rejection(func, *args, **kwargs):
@@ -27,20 +29,10 @@ def _fail_fast_on_rejection(func, *args, **kwargs):
         raise AirflowFailException(str(rejection)) from rejection
 
 
-def _interval(data_interval_start: datetime, data_interval_end: datetime) -> tuple[datetime, datetime]:
-    return local_naive(data_interval_start), local_naive(data_interval_end)
+def _transport(source: str):
+    from community_dw.transports import transport_for
 
-
-def _requested_interval(dag_run, data_interval_start, data_interval_end) -> tuple[datetime, datetime]:
-    """The run's data interval, or for an API source a catch-up window given in the run's conf.
-
-    `{"interval_start": "2026-11-25T00:00", "interval_end": "2026-11-26T00:00"}` pulls a whole window as
-    one batch, e.g. after an outage, instead of one run per 15 minutes.
-    """
-    conf = (dag_run.conf if dag_run is not None else None) or {}
-    if "interval_start" in conf and "interval_end" in conf:
-        return datetime.fromisoformat(conf["interval_start"]), datetime.fromisoformat(conf["interval_end"])
-    return _interval(data_interval_start, data_interval_end)
+    return transport_for(get_contract(source))
 
 
 def ingestion_tasks(source: str, delivery_timeout: timedelta = timedelta(hours=6)):
@@ -48,21 +40,30 @@ def ingestion_tasks(source: str, delivery_timeout: timedelta = timedelta(hours=6
     contract = get_contract(source)
 
     @task(task_id="land_batch")
-    def land_batch(data_interval_start=None, data_interval_end=None, dag_run=None) -> dict:
+    def land_batch(data_interval_start=None, data_interval_end=None, dag_run=None, run_id=None) -> dict:
         from community_dw import ingest
 
-        if contract.transport == "http_api":
-            start, end = _requested_interval(dag_run, data_interval_start, data_interval_end)
-        else:
-            start, end = _interval(data_interval_start, data_interval_end)
-        return _fail_fast_on_rejection(ingest.land, source, start, end).to_dict()
+        conf = (dag_run.conf if dag_run is not None else None) or {}
+        start, end = _transport(source).interval_for_run(
+            contract, data_interval_start, data_interval_end, conf
+        )
+        return _fail_fast_on_rejection(ingest.land, source, start, end, run_id).to_dict()
+
+    @task(task_id="protect_identities")
+    def protect_identities(landed: dict, run_id=None) -> dict:
+        from community_dw import ingest
+        from community_dw.transports.base import LandedBatch
+
+        return _fail_fast_on_rejection(
+            ingest.protect_identities, LandedBatch.from_dict(landed), run_id
+        ).to_dict()
 
     @task(task_id="validate_batch")
-    def validate_batch(landed: dict, run_id=None) -> dict:
+    def validate_batch(protected: dict, run_id=None) -> dict:
         from community_dw import ingest
-        from community_dw.landing import LandedBatch
 
-        return _fail_fast_on_rejection(ingest.validate, LandedBatch.from_dict(landed), run_id).to_dict()
+        batch = ingest.ProtectedBatch.from_dict(protected)
+        return _fail_fast_on_rejection(ingest.validate, batch, run_id).to_dict()
 
     @task(task_id="load_batch", outlets=[raw_asset(source)])
     def load_batch(validated: dict, run_id=None) -> dict:
@@ -71,8 +72,8 @@ def ingestion_tasks(source: str, delivery_timeout: timedelta = timedelta(hours=6
         return ingest.load(ingest.ValidatedBatch.from_dict(validated), run_id)
 
     landed = land_batch()
-    loaded = load_batch(validate_batch(landed))
-    if contract.transport == "http_api":
+    loaded = load_batch(validate_batch(protect_identities(landed)))
+    if not _transport(source).needs_sensor:
         return loaded
 
     @task.sensor(
@@ -84,7 +85,8 @@ def ingestion_tasks(source: str, delivery_timeout: timedelta = timedelta(hours=6
     def wait_for_delivery(data_interval_start=None, data_interval_end=None) -> bool:
         from community_dw import ingest
 
-        return ingest.delivery_ready(source, *_interval(data_interval_start, data_interval_end))
+        start, end = _transport(source).interval_for_run(contract, data_interval_start, data_interval_end, {})
+        return ingest.delivery_ready(source, start, end)
 
     chain(wait_for_delivery(), landed)
     return loaded
