@@ -29,21 +29,15 @@ renamed as (
         updated_at,
         _batch_id,
         _source_row,
-        _loaded_at
+        _loaded_at,
+        coalesce(status in ('resolved', 'closed'), false) as is_closed
     from source
 
 ),
 
-versioned as (
+latest_versions as (
 
-    select
-        *,
-        row_number() over (
-            partition by ticket_id
-            order by updated_at desc nulls last, _loaded_at desc, _source_row desc
-        ) as version_rank,
-        count(*) over (partition by ticket_id) as version_count
-    from renamed
+    {{ latest_version('renamed', key='ticket_id', version_column='updated_at') }}
 
 ),
 
@@ -62,14 +56,13 @@ final as (
         responded_at,
         resolved_at,
         status,
-        coalesce(status in ('resolved', 'closed'), false) as is_closed,
+        is_closed,
         satisfaction,
         updated_at,
-        {{ dbt.cast('version_count', dbt.type_int()) }} as version_count,
+        version_count,
         _batch_id,
         _loaded_at
-    from versioned
-    where version_rank = 1
+    from latest_versions
 
 )
 

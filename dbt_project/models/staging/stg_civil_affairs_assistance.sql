@@ -23,21 +23,15 @@ renamed as (
         id_checksum_valid as is_id_checksum_valid,
         _batch_id,
         _source_row,
-        _loaded_at
+        _loaded_at,
+        coalesce(status = 'active', false) as is_active
     from source
 
 ),
 
-versioned as (
+latest_versions as (
 
-    select
-        *,
-        row_number() over (
-            partition by case_id
-            order by updated_at desc nulls last, _loaded_at desc, _source_row desc
-        ) as version_rank,
-        count(*) over (partition by case_id) as version_count
-    from renamed
+    {{ latest_version('renamed', key='case_id', version_column='updated_at') }}
 
 ),
 
@@ -48,18 +42,17 @@ final as (
         resident_pid,
         programme,
         status,
-        coalesce(status = 'active', false) as is_active,
+        is_active,
         start_date,
         end_date,
         monthly_amount,
         community_code,
         updated_at,
         is_id_checksum_valid,
-        {{ dbt.cast('version_count', dbt.type_int()) }} as version_count,
+        version_count,
         _batch_id,
         _loaded_at
-    from versioned
-    where version_rank = 1
+    from latest_versions
 
 )
 

@@ -27,15 +27,9 @@ renamed as (
 
 ),
 
-versioned as (
+latest_versions as (
 
-    select
-        *,
-        row_number() over (
-            partition by service_id
-            order by recorded_at desc nulls last, _loaded_at desc, _source_row desc
-        ) as version_rank
-    from renamed
+    {{ latest_version('renamed', key='service_id', version_column='recorded_at') }}
 
 ),
 
@@ -57,8 +51,7 @@ final as (
         is_id_checksum_valid,
         _batch_id,
         _loaded_at
-    from versioned
-    where version_rank = 1
+    from latest_versions
 
 )
 
