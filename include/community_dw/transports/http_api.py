@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import logging
@@ -71,7 +70,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,6 +80,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 import tenacity
+from filelock import FileLock
 from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InvalidHeader
@@ -98,6 +98,7 @@ DEFAULT_ENDPOINT = "/api/v1/tickets"
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the API's timestamps are local time without an offset
 FEED_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MANIFEST_SUFFIX = ".ok"
+CURSOR_LOCK_TIMEOUT_SECONDS = 60.0
 MAX_PAGES = 100_000  # a guard against an API whose next_page never ends
 API_CONTRACT = "API_CONTRACT"  # the rule of a page that breaks the API's documented paging contract
 _SECRET_PARAMS = ("token", "key", "secret", "password", "signature", "sig", "auth", "credential")
@@ -914,17 +915,14 @@ def cursor_file() -> Path:
     return paths.data_dir() / "state" / "cursors.json"
 
 
-@contextlib.contextmanager
-def _cursor_lock() -> Iterator[None]:
-    """An exclusive lock for read-modify-write of the cursor file (parallel tasks on one machine)."""
+def _cursor_lock() -> FileLock:
+    """An exclusive lock for read-modify-write of the cursor file (parallel tasks on one machine).
+
+    A read-modify-write takes milliseconds, so a wait of CURSOR_LOCK_TIMEOUT_SECONDS means a stuck
+    holder: filelock raises its Timeout naming the lock file, and the task's retry comes back later."""
     lock = cursor_file().with_name("cursors.lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
-    with lock.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return FileLock(lock, timeout=CURSOR_LOCK_TIMEOUT_SECONDS)
 
 
 def _read_cursors() -> dict[str, Any]:
