@@ -40,24 +40,15 @@ def dbt_manifest():
     return build_manifest()
 
 
-CITY_DAY = "2026-11-25"
-
-
 @pytest.fixture(scope="session")
 def city(airflow_db, dbt_manifest) -> dict:
-    """A small generated city (one day, 1% defects) delivered to the session's source folders."""
-    import datetime as dt
+    """The small generated city (support.cities.SMALL_CITY) delivered to the session's source folders;
+    the defects it injected (defects.json)."""
     import json
 
     from community_dw import paths
-    from community_dw_tools.synthetic import generate_city
 
-    generate_city(
-        paths.sources_dir(),
-        residents=3000,
-        days=1,
-        seed=7,
-        defect_rate=0.01,
-        start_date=dt.date.fromisoformat(CITY_DAY),
-    )
+    from support.cities import SMALL_CITY, generate
+
+    generate(SMALL_CITY)
     return json.loads((paths.sources_dir() / "defects.json").read_text(encoding="utf-8"))

@@ -455,7 +455,7 @@ def duckdb_built(project_copy, tmp_path_factory) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def postgres_built(project_copy) -> Iterator[dict[str, Any]]:
-    from pg import drop_database, fresh_database, postgres_server
+    from support.pg import drop_database, fresh_database, postgres_server
 
     db = fresh_database(postgres_server(), "cdw_marts")
     try:

@@ -310,9 +310,9 @@ def duckdb_warehouse(project_copy, tmp_path_factory) -> Iterator[Warehouse]:
 
 @pytest.fixture(scope="module")
 def postgres_warehouse(project_copy) -> Iterator[Warehouse]:
-    from pg import drop_database, fresh_database, postgres_server
-
     from community_dw.disclosure.backends import PostgresBackend
+
+    from support.pg import drop_database, fresh_database, postgres_server
 
     db = fresh_database(postgres_server(), "cdw_dbt")
     try:

@@ -172,9 +172,9 @@ def test_crash_mid_load_leaves_the_previous_state_and_rerun_is_consistent(runs):
 
 def test_data_docs_list_every_validated_batch_offline(runs):
     """The auditor's index renders (its table is built by scripts) with the network cut off."""
-    from support.browser import rendered_dom
-
     from community_dw import data_docs
+
+    from support.browser import rendered_dom
 
     stored = list((data_docs.store_dir() / "validations").rglob("*.json"))
     batches = {row for (row,) in _query("select distinct batch_id from audit.dq_results")}

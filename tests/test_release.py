@@ -131,7 +131,7 @@ def warehouse(request, tmp_path):
         yield DuckDBBackend(conn), execute, "?"
         conn.close()
         return
-    from pg import drop_database, fresh_database, postgres_server
+    from support.pg import drop_database, fresh_database, postgres_server
 
     db = fresh_database(postgres_server(), "cdw_release")
     conn = db.connect()

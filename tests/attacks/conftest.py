@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
-import re
 import secrets
 import sys
 import time
@@ -32,13 +30,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from release import build_release
+
 from support import environment
 from support.airflow import Faults, appeals_api_server
 from support.cities import DEMO_CITY, generate
 from support.raw import create_raw_tables
 
-DEMO_START = dt.date(2026, 11, 25)
-DEMO_DAYS = 2
+DEMO_START = DEMO_CITY.start_date
+DEMO_DAYS = DEMO_CITY.days
 # Telecom hours ingested (of the 48 generated): consecutive hours of the last day, so that
 # "this hour - last hour = inflow - outflow" has both sides, including the generator's crowd spike.
 TELECOM_HOURS = [dt.datetime(2026, 11, 26, h) for h in range(17, 22)]

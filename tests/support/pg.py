@@ -2,7 +2,7 @@
 
     params = postgres_server()            # the server (started once per process when none is named)
     db = fresh_database(params, "dbt")    # a new, empty database on it for this test session
-    os.environ.update(db.dbt_env())       # CDW_PG_* variables read by dbt_project/profiles.yml
+    run_dbt(project, db.dbt_env(), "build", "--target", "postgres")  # CDW_PG_* for profiles.yml
     ...
     drop_database(db)
 
