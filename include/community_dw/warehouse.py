@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import tenacity
 
 from community_dw import paths
 from community_dw.contracts import Contract
@@ -97,27 +98,32 @@ def connect(path: Path | None = None, read_only: bool = False) -> duckdb.DuckDBP
     """Open the warehouse, waiting while another process holds DuckDB's single-writer lock.
 
     Under `make airflow` several ingestion DAGs can finish at once (the daily sources at midnight, a
-    telecom hour); each holds the file for seconds, so a task waits its turn instead of failing. It
-    gives up after CDW_WAREHOUSE_LOCK_TIMEOUT seconds (default 600) with DuckDB's own message, which
-    names the process holding the lock.
+    telecom hour); each holds the file for seconds, so a task waits its turn instead of failing: tenacity
+    retries while DuckDB's error names the lock, waiting 0.2 s, then twice as long each time, at most 5 s,
+    and logs the first wait. It gives up after CDW_WAREHOUSE_LOCK_TIMEOUT seconds (default 600) with
+    DuckDB's own message, which names the process holding the lock.
     """
     import duckdb
 
     target = path or paths.warehouse_path()
     if not read_only:
         target.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + float(os.environ.get(LOCK_TIMEOUT_ENV, "600"))
-    pause = 0.2
-    while True:
-        try:
-            return duckdb.connect(str(target), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() + pause > deadline:
-                raise
-            if pause == 0.2:
-                log.info("Waiting for the warehouse lock on %s: %s", target, exc)
-            time.sleep(pause)
-            pause = min(pause * 2, 5.0)
+
+    def lock_held(exc: BaseException) -> bool:
+        return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+    def log_first_wait(state: tenacity.RetryCallState) -> None:
+        if state.attempt_number == 1:
+            log.info("Waiting for the warehouse lock on %s: %s", target, state.outcome.exception())  # type: ignore[union-attr]
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(lock_held),
+        wait=tenacity.wait_exponential(multiplier=0.2, max=5.0),
+        stop=tenacity.stop_before_delay(float(os.environ.get(LOCK_TIMEOUT_ENV, "600"))),
+        before_sleep=log_first_wait,
+        reraise=True,
+    )
+    return retrying(duckdb.connect, str(target), read_only=read_only)
 
 
 @contextmanager
