@@ -8,6 +8,7 @@ import pytest
 
 from community_dw import paths
 from community_dw.contracts import PRIVACY_CLASSES, ContractError, load_contracts, parse_contract
+from community_dw.validation import load_suite
 
 SOURCES = {"population_registry", "telecom_stays", "civil_affairs_assistance", "health_services", "appeals"}
 
@@ -21,7 +22,8 @@ def test_contract_declares_everything_ingestion_needs(source):
     contract = load_contracts()[source]
     assert contract.transport in {"file_drop", "object_storage", "http_api"}
     assert contract.format in {"csv", "jsonl", "parquet", "json"}
-    assert contract.encoding and contract.cadence and contract.schedule
+    assert contract.encoding and contract.schedule
+    assert contract.schema_contract.columns == "freeze"
     assert contract.primary_key
     for column in contract.columns:
         assert column.privacy in PRIVACY_CLASSES
@@ -43,15 +45,17 @@ def test_resident_ids_share_one_domain_and_telecom_has_its_own():
     assert "telecom" not in {d for (s, _), d in domains.items() if s != "telecom_stays"}
 
 
-def test_every_required_population_column_has_a_not_null_expectation():
-    suite = json.loads((paths.EXPECTATIONS_DIR / "population_registry.json").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_the_gate_has_a_not_null_rule_per_required_column_that_the_suite_file_does_not_restate(source):
+    contract = load_contracts()[source]
     not_null = {
-        e["kwargs"]["column"]
-        for e in suite["expectations"]
+        e["kwargs"]["column"]: e["meta"]["reason_code"]
+        for e in load_suite(source)["expectations"]
         if e["type"] == "expect_column_values_to_not_be_null"
     }
-    required = {c.name for c in load_contracts()["population_registry"].columns if c.required}
-    assert required <= not_null
+    assert not_null == {c.name: "MISSING_REQUIRED" for c in contract.columns if c.required}
+    suite_file = json.loads((paths.EXPECTATIONS_DIR / f"{source}.json").read_text(encoding="utf-8"))
+    assert not [e for e in suite_file["expectations"] if e["type"] == "expect_column_values_to_not_be_null"]
 
 
 def test_malformed_contract_names_file_and_field(tmp_path):

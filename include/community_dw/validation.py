@@ -1,9 +1,15 @@
-"""The validation gate: run a source's Great Expectations suite and sort its failures by severity.
+"""The validation gate: the contract's generic rules and the source's suite, run by Great Expectations.
 
-Every expectation in `expectations/<source>.json` carries `meta.severity` and `meta.reason_code`:
+A source's suite is two parts. The generic rules come from its contract (`contract_expectations`):
+every `required` column is not null (MISSING_REQUIRED), the primary key is unique (DUPLICATE_KEY), a
+column with `meta.plausible` holds a plausible birth date (IMPLAUSIBLE_DATE after the batch's date,
+IMPLAUSIBLE_AGE beyond `max_age_years`). The source-specific rules live in `expectations/<source>.json`,
+which must not restate a generic one. Every expectation carries `meta.severity` and `meta.reason_code`:
 - `critical`: the batch is rejected (nothing loads);
 - `row`: the failing rows are quarantined with the reason code and column;
 - `warning`: the outcome is recorded, nothing is held back.
+Rules that need a delivered identifier before it is pseudonymized (`meta.validate: id_number`) run at the
+door instead (`door_problems`, called by `parsing.parse_batch`), with the same reason codes.
 Only summary figures leave this module (counts, observed values of table-level metrics); failing rows are
 identified by their `_source_row` number, never by their values.
 """
@@ -13,21 +19,27 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from community_dw import paths
+from community_dw import idnumber, paths
+from community_dw.clock import local_now
+from community_dw.contracts import SOURCE_ROW, Contract, Plausibility, get_contract
 from community_dw.errors import RowProblem
-from community_dw.parsing import SOURCE_ROW
-
-if TYPE_CHECKING:
-    from community_dw.contracts import Contract
 
 SEVERITIES = ("critical", "row", "warning")
+MISSING_REQUIRED = "MISSING_REQUIRED"
+DUPLICATE_KEY = "DUPLICATE_KEY"
+IMPLAUSIBLE_DATE = "IMPLAUSIBLE_DATE"
+IMPLAUSIBLE_AGE = "IMPLAUSIBLE_AGE"
+ID_CHECKSUM = "ID_CHECKSUM"
 GATE_TABLE = "gate_batch"  # the batch as GX sees it, an Arrow table registered in DuckDB
 
 
@@ -56,10 +68,91 @@ class GateResult:
         return [o for o in self.outcomes if o.severity == "critical" and not o.success]
 
 
-def load_suite(source: str) -> dict[str, Any]:
-    """The suite document, checked for the metadata the gate depends on."""
+def _generic(kind: str, kwargs: dict[str, Any], reason_code: str, notes: str) -> dict[str, Any]:
+    meta = {"severity": "row", "reason_code": reason_code, "notes": notes, "generated_from": "contract"}
+    return {"type": kind, "kwargs": kwargs, "meta": meta}
+
+
+def earliest_birth_parameter(max_age_years: int) -> str:
+    """The name of the run parameter holding the earliest plausible birth date for this age bound."""
+    return f"earliest_birth_date_{max_age_years}y"
+
+
+def contract_expectations(contract: Contract) -> list[dict[str, Any]]:
+    """The generic rules a contract implies, as GX expectation configurations (all `row` severity).
+
+    Plausibility bounds are `$PARAMETER`s (`gate_parameters`), so the suite stays the same from batch to
+    batch while the bounds follow each batch's date.
+    """
+    rules = [
+        _generic(
+            "expect_column_values_to_not_be_null",
+            {"column": col.name},
+            MISSING_REQUIRED,
+            f"{col.name} is required by the contract.",
+        )
+        for col in contract.columns
+        if col.required
+    ]
+    key = list(contract.primary_key)
+    notes = f"One row per {', '.join(key)} (the contract's primary key); all copies of a repeated key are held back."
+    if len(key) == 1:
+        rules.append(_generic("expect_column_values_to_be_unique", {"column": key[0]}, DUPLICATE_KEY, notes))
+    else:
+        rules.append(
+            _generic("expect_compound_columns_to_be_unique", {"column_list": key}, DUPLICATE_KEY, notes)
+        )
+    for col in contract.columns:
+        if col.plausible is None or col.data_type != "date":
+            continue  # an ID number's encoded birth date is checked at the door (`door_problems`)
+        if col.plausible.not_future:
+            rules.append(
+                _generic(
+                    "expect_column_values_to_be_between",
+                    {"column": col.name, "max_value": {"$PARAMETER": "as_of"}},
+                    IMPLAUSIBLE_DATE,
+                    f"{col.name} is not after the batch's date.",
+                )
+            )
+        if col.plausible.max_age_years is not None:
+            rules.append(
+                _generic(
+                    "expect_column_values_to_be_between",
+                    {
+                        "column": col.name,
+                        "min_value": {"$PARAMETER": earliest_birth_parameter(col.plausible.max_age_years)},
+                    },
+                    IMPLAUSIBLE_AGE,
+                    f"{col.name} is at most {col.plausible.max_age_years} years before the batch's date.",
+                )
+            )
+    return rules
+
+
+def gate_parameters(contract: Contract, as_of: date) -> dict[str, str]:
+    """The `$PARAMETER`s of the generated plausibility rules for a batch dated `as_of`."""
+    parameters = {"as_of": as_of.isoformat()}
+    for col in contract.columns:
+        if col.plausible is not None and col.plausible.max_age_years is not None:
+            earliest = col.plausible.earliest(as_of)
+            parameters[earliest_birth_parameter(col.plausible.max_age_years)] = earliest.isoformat()
+    return parameters
+
+
+def _rule_target(expectation: dict[str, Any]) -> tuple[str, str]:
+    kwargs = expectation.get("kwargs") or {}
+    return expectation.get("type", ""), str(kwargs.get("column") or kwargs.get("column_list"))
+
+
+def load_suite(source: str, contract: Contract | None = None) -> dict[str, Any]:
+    """The whole suite of a source: the contract's generic rules, then the file's own, both checked for
+    the metadata the gate depends on. A file that restates a generic rule is refused (it would count
+    every failure twice)."""
+    contract = contract or get_contract(source)
     path = paths.EXPECTATIONS_DIR / f"{source}.json"
     suite = json.loads(path.read_text(encoding="utf-8"))
+    generic = contract_expectations(contract)
+    generated = {_rule_target(e) for e in generic}
     for index, expectation in enumerate(suite.get("expectations", [])):
         meta = expectation.get("meta") or {}
         if meta.get("severity") not in SEVERITIES or not meta.get("reason_code"):
@@ -73,7 +166,61 @@ def load_suite(source: str) -> dict[str, Any]:
                 f"{path.name} expectation #{index}: an unexpected_rows_query must select only {SOURCE_ROW} "
                 "(so no value ever reaches a GX result) and meta must name the column it checks"
             )
-    return suite
+        if _rule_target(expectation) in generated:
+            raise ValueError(
+                f"{path.name} expectation #{index} ({expectation.get('type')} on "
+                f"{_rule_target(expectation)[1]}) restates a rule the contract {contract.path.name} already "
+                "generates (required columns, primary key, plausible dates); remove it from the suite file"
+            )
+    return {**suite, "expectations": [*generic, *suite.get("expectations", [])]}
+
+
+# Door checks: rules that need the delivered value before it is pseudonymized. Each returns, for one
+# column, (reason code, rule text, boolean mask of failing rows); the text names the rule, not the value.
+DoorCheck = Callable[[pa.Array, Plausibility | None, date], list[tuple[str, str, pa.Array]]]
+
+
+def _id_number_checks(
+    values: pa.Array, plausible: Plausibility | None, as_of: date
+) -> list[tuple[str, str, pa.Array]]:
+    """An 18-character GB 11643 number with a valid check digit, encoding a real, plausible birth date."""
+    valid = idnumber.checksum_valid(values)
+    born = idnumber.birth_date(values)
+    checks = [
+        (ID_CHECKSUM, "not an 18-character ID number with a valid GB 11643 check digit", pc.invert(valid)),
+        (IMPLAUSIBLE_DATE, "the ID number encodes no real birth date", pc.and_(valid, pc.is_null(born))),
+    ]
+    if plausible is not None and plausible.not_future:
+        after = pc.greater(born, pa.scalar(as_of, pa.date32()))
+        checks.append((IMPLAUSIBLE_DATE, "the ID number encodes a birth date after the batch's date", after))
+    if plausible is not None and plausible.max_age_years is not None:
+        before = pc.less(born, pa.scalar(plausible.earliest(as_of), pa.date32()))
+        checks.append(
+            (
+                IMPLAUSIBLE_AGE,
+                f"the ID number encodes an age above {plausible.max_age_years} years at the batch's date",
+                before,
+            )
+        )
+    return checks
+
+
+DOOR_CHECKS: dict[str, DoorCheck] = {"id_number": _id_number_checks}
+
+
+def door_problems(table: pa.Table, contract: Contract, as_of: date | None = None) -> list[RowProblem]:
+    """Row problems of the contract's `meta.validate` rules, on delivered (normalized, not yet
+    pseudonymized) values; `as_of` is the batch's date (today, local, when not given)."""
+    as_of = as_of or local_now().date()
+    rows = table.column(SOURCE_ROW)
+    problems = []
+    for col in contract.delivered_columns:
+        if col.validate is None:
+            continue
+        for reason, rule, failing in DOOR_CHECKS[col.validate](table.column(col.name), col.plausible, as_of):
+            failing_rows = pc.filter(rows, pc.fill_null(failing, False)).to_pylist()
+            problems.extend(RowProblem(row, col.name, reason, rule) for row in failing_rows)
+    return problems
 
 
 @cache
@@ -180,12 +327,22 @@ def _rows_to_quarantine(con: Any, kwargs: dict[str, Any], details: dict[str, Any
     return rows or []
 
 
-def run_gate(table: pa.Table, contract: Contract, parameters: dict[str, Any] | None = None) -> GateResult:
+def run_gate(
+    table: pa.Table,
+    contract: Contract,
+    parameters: dict[str, Any] | None = None,
+    as_of: date | None = None,
+) -> GateResult:
     """Validate a pseudonymized batch with the source's suite, inside DuckDB.
 
     The Arrow table is registered in an in-memory DuckDB (no copy) and GX's SQL engine runs the suite
     there as aggregate queries, so a 20-million-row day is never turned into a pandas frame. Failing rows
     come back as `_source_row` numbers only (`exclude_unexpected_values`), never as cell values.
+
+    `as_of` is the batch's date, what "in the future" and "older than" mean for plausibility: the
+    interval the batch covers (`LandedBatch.interval_date`), so a batch gets the same verdict whenever it
+    is validated, a backfill included. Without it, today's local date (a looser bound: an interval always
+    ends before it is validated).
     """
     _quiet_gx()
     import duckdb
@@ -194,7 +351,8 @@ def run_gate(table: pa.Table, contract: Contract, parameters: dict[str, Any] | N
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     _let_gx_keep_duckdb_connections()
-    suite_document = load_suite(contract.name)
+    suite_document = load_suite(contract.name, contract)
+    as_of = as_of or local_now().date()
     con = duckdb.connect(":memory:")
     datasource = None
     try:
@@ -218,7 +376,11 @@ def run_gate(table: pa.Table, contract: Contract, parameters: dict[str, Any] | N
         # Enough room to list every failing row of a batch the bad-row limit would still accept.
         row_limit = max(1000, int(table.num_rows * contract.max_bad_row_share) + 1)
         results = definition.run(
-            expectation_parameters={**reference_codes(), **(parameters or {})},
+            expectation_parameters={
+                **reference_codes(),
+                **gate_parameters(contract, as_of),
+                **(parameters or {}),
+            },
             result_format={
                 "result_format": "COMPLETE",
                 "unexpected_index_column_names": [SOURCE_ROW],
