@@ -53,10 +53,10 @@ A hostile or broken API is met as follows (issue 14):
   bound wall-clock time: a request still running at its deadline is cut off and DeadlineExceeded names
   the page. The contract's options may set both (and `timeout_seconds`).
 
-The incremental cursor (`read_cursor`, `write_cursor`) is the largest `updated_at` landed so far per
-source, kept in `<data dir>/state/cursors.json`. Scheduled runs do not need it (each run owns its data
-interval, which is what makes reruns idempotent); it tells how far behind the warehouse is
-(`cursor_lag`) and where a catch-up pull without a data interval should start.
+The incremental cursor (`advance_cursor`, `read_cursor`) is the largest `updated_at` landed so far per
+source, kept in `<data dir>/state/cursors.json`; every landing advances it, a backfill of an old
+interval never moves it back. Nothing in the pipeline reads it: each scheduled run owns its data
+interval (which is what makes reruns idempotent) and a catch-up run names its window in the run's conf.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -253,6 +253,21 @@ def to_local(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=LOCAL_TZ)
     return value.astimezone(LOCAL_TZ)
+
+
+def _feed_time(value: str) -> datetime:
+    """A feed timestamp (`YYYY-MM-DD HH:MM:SS` local, or ISO 8601 with an offset) as naive local time."""
+    return to_local(datetime.fromisoformat(value.strip())).replace(tzinfo=None)
+
+
+def _placed(value: Any) -> datetime | None:
+    """A version's `updated_at` as naive local time, or None if unreadable (the gate quarantines it)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return _feed_time(value)
+    except ValueError:
+        return None
 
 
 def _error_detail(response: requests.Response) -> str:
@@ -939,49 +954,22 @@ def read_cursor(source: str) -> str | None:
     return entry.get("value") if isinstance(entry, dict) else None
 
 
-def write_cursor(source: str, value: str) -> None:
-    """Set the cursor of `source` to `value` (exactly; `advance_cursor` only moves it forward).
-
-    The file is replaced atomically (write a temporary file, then rename), so a reader never sees half
-    a file.
-    """
-    with _cursor_lock():
-        _write_cursor(source, value)
-
-
-def _write_cursor(source: str, value: str) -> None:
-    cursors = _read_cursors()
-    cursors[source] = {"value": value, "written_at": _now_utc()}
-    path = cursor_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(cursors, ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8")
-    temporary.replace(path)
-
-
 def advance_cursor(source: str, value: str) -> str:
-    """Move the cursor to `value` if that is later (backfills of old intervals never move it back)."""
+    """Move the cursor to `value` if that is later (backfills of old intervals never move it back);
+    returns the cursor. The file is replaced atomically (a temporary file, then a rename), so a reader
+    never sees half a file."""
     with _cursor_lock():
         current = read_cursor(source)
-        if current is None or _feed_time(value) > _feed_time(current):
-            _write_cursor(source, value)
-            return value
-        return current
-
-
-def _placed(value: Any) -> datetime | None:
-    """A version's `updated_at` as naive local time, or None if unreadable (the gate quarantines it)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return _feed_time(value)
-    except ValueError:
-        return None
-
-
-def _feed_time(value: str) -> datetime:
-    """A feed timestamp (`YYYY-MM-DD HH:MM:SS` local, or ISO 8601 with an offset) as naive local time."""
-    return to_local(datetime.fromisoformat(value.strip())).replace(tzinfo=None)
+        if current is not None and _feed_time(value) <= _feed_time(current):
+            return current
+        cursors = _read_cursors() | {source: {"value": value, "written_at": _now_utc()}}
+        path = cursor_file()
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(
+            json.dumps(cursors, ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8"
+        )
+        temporary.replace(path)
+        return value
 
 
 def _latest(values: Iterable[Any]) -> str | None:
@@ -991,12 +979,3 @@ def _latest(values: Iterable[Any]) -> str | None:
         with contextlib.suppress(TypeError, ValueError, AttributeError):
             readable.append((_feed_time(value), value))
     return max(readable)[1] if readable else None
-
-
-def cursor_lag(source: str, now: datetime | None = None) -> timedelta | None:
-    """How far the latest landed version is behind `now` (default: the current time), or None."""
-    value = read_cursor(source)
-    if value is None:
-        return None
-    latest = to_local(_feed_time(value))
-    return to_local(now or datetime.now(LOCAL_TZ)) - latest
