@@ -1,25 +1,32 @@
 """Turn a landed file into an Arrow table with the contract's names and types.
 
 `readers` reads the file (and rejects what cannot be read as a whole); here each delivered column is
-converted to its contract type, so that one bad cell costs one quarantined row instead of a failed
-batch: a value that does not convert becomes null and is reported as UNPARSEABLE_VALUE for that row and
-column.
+normalized where the contract says so (`meta.normalize`, see `normalize`), then converted to its
+contract type, so that one bad cell costs one quarantined row instead of a failed batch: a value that
+does not convert becomes null and is reported as UNPARSEABLE_VALUE for that row and column (or rejects
+the batch where the contract's `schema_contract.data_type` is `freeze`). Last, the rules that need a
+delivered identifier before it is pseudonymized (`meta.validate`) add their row problems.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from community_dw.arrowtypes import convert
-from community_dw.contracts import Contract
-from community_dw.errors import RowProblem
+from community_dw.contracts import SOURCE_ROW, Column, Contract
+from community_dw.errors import BatchRejected, RowProblem
+from community_dw.normalize import normalize
 from community_dw.readers import read_landed
+from community_dw.validation import door_problems
 
-SOURCE_ROW = "_source_row"
+__all__ = ["SOURCE_ROW", "ParsedBatch", "parse_batch"]
+
+UNPARSEABLE_VALUE = "UNPARSEABLE_VALUE"
 
 
 @dataclass
@@ -32,37 +39,55 @@ class ParsedBatch:
         return self.table.num_rows
 
 
-def parse_batch(path: Path, contract: Contract, batch_id: str) -> ParsedBatch:
-    """Read, rename to contract names, convert types and list unparseable cells."""
+def _delivered_text(values: pa.Array | pa.ChunkedArray, col: Column) -> pa.Array:
+    """The column as delivered, normalized if the contract says so; blank text is absent (null)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return values
+    if col.normalize:
+        values = normalize(col.normalize, values)
+    return pc.if_else(pc.equal(pc.utf8_trim_whitespace(values), ""), None, values)
+
+
+def _not_a(col: Column) -> str:
+    return f"not a valid {col.data_type}" + (f" in format {col.parse_format}" if col.parse_format else "")
+
+
+def parse_batch(path: Path, contract: Contract, batch_id: str, as_of: date | None = None) -> ParsedBatch:
+    """Read, rename to contract names, normalize, convert types and list the cells that fail.
+
+    `as_of` is the batch's date for the door checks' plausibility bounds (see `validation.run_gate`).
+    """
     raw = read_landed(path, contract, batch_id)
     text = raw.table
     rows = pa.array(range(1, text.num_rows + 1), pa.int32())
     arrays, names, problems = [], [], list(raw.problems)
     for col in contract.delivered_columns:
-        delivered = text.column(col.header)
-        if pa.types.is_string(delivered.type):
-            delivered = pc.if_else(pc.equal(pc.utf8_trim_whitespace(delivered), ""), None, delivered)
-        typed = convert(
-            delivered.combine_chunks() if isinstance(delivered, pa.ChunkedArray) else delivered,
-            col.data_type,
-            col.parse_format,
-        )
+        delivered = _delivered_text(text.column(col.header), col)
+        typed = convert(delivered, col.data_type, col.parse_format)
         lost = pc.and_(pc.is_valid(delivered), pc.is_null(typed))
         already = {p.row for p in raw.problems if p.column == col.name}
-        for row in pc.filter(rows, lost).to_pylist():
-            if row in already:
-                continue
-            problems.append(
-                RowProblem(
-                    row,
-                    col.name,
-                    "UNPARSEABLE_VALUE",
-                    f"not a valid {col.data_type}"
-                    + (f" in format {col.parse_format}" if col.parse_format else ""),
-                )
+        lost_rows = [row for row in pc.filter(rows, lost).to_pylist() if row not in already]
+        if lost_rows and contract.schema_contract.data_type == "freeze":
+            raise BatchRejected(
+                contract.name,
+                batch_id,
+                UNPARSEABLE_VALUE,
+                f"{len(lost_rows)} value(s) of column {col.name} are {_not_a(col)}; the contract's "
+                "schema_contract.data_type is freeze, so one such value rejects the batch. Ask "
+                f"{contract.producer} to re-send the file, or set data_type: quarantine in "
+                f"{contract.path.name} to hold back only the rows.",
+                file=path.name,
+                row=lost_rows[0],
+                column=col.name,
+                received_rows=text.num_rows,
             )
+        problems.extend(RowProblem(row, col.name, UNPARSEABLE_VALUE, _not_a(col)) for row in lost_rows)
         arrays.append(typed)
         names.append(col.name)
     arrays.append(rows)
     names.append(SOURCE_ROW)
-    return ParsedBatch(pa.Table.from_arrays(arrays, names=names), problems)
+    table = pa.Table.from_arrays(arrays, names=names)
+    problems.extend(door_problems(table, contract, as_of))
+    return ParsedBatch(table, problems)

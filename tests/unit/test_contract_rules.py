@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -152,3 +153,30 @@ def test_the_contract_vocabulary_matches_the_implementations():
 )
 def test_the_age_bound_counts_completed_years(as_of, earliest):
     assert Plausibility(max_age_years=120).earliest(as_of) == earliest
+
+
+@pytest.mark.parametrize("mode", ["quarantine", "freeze"])
+def test_data_type_mode_decides_between_quarantine_and_rejection(tmp_path, mode):
+    from community_dw.contracts import SchemaContract, get_contract
+    from community_dw.errors import BatchRejected
+    from community_dw.parsing import parse_batch
+
+    civil = dataclasses.replace(
+        get_contract("civil_affairs_assistance"), schema_contract=SchemaContract("freeze", mode)
+    )
+    header = ",".join(c.header for c in civil.delivered_columns)
+    good = "C1,11010519491231002X,senior_allowance,active,2026-01-01,,300.00,330106001001,2026-11-25 08:00:00"
+    bad = good.replace("C1", "C2").replace("300.00", "3oo.00")
+    path = tmp_path / "civil.csv"
+    path.write_text(f"{header}\n{good}\n{bad}\n", encoding="utf-8")
+    if mode == "quarantine":
+        parsed = parse_batch(path, civil, "civil_affairs_assistance/2026-11-25")
+        assert [(p.row, p.column, p.reason) for p in parsed.problems] == [
+            (2, "monthly_amount", "UNPARSEABLE_VALUE")
+        ]
+        return
+    with pytest.raises(BatchRejected) as caught:
+        parse_batch(path, civil, "civil_affairs_assistance/2026-11-25")
+    rejection = caught.value
+    assert (rejection.rule, rejection.row, rejection.column) == ("UNPARSEABLE_VALUE", 2, "monthly_amount")
+    assert "3oo.00" not in str(rejection) and "freeze" in str(rejection)
