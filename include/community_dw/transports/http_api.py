@@ -559,10 +559,8 @@ class _ApiClient:
         retrying = self.policy.retrying(seconds_left, before_sleep=before_sleep, retry_error_callback=give_up)
         for attempt in retrying:
             with attempt:
-                body, content = self._attempt(
-                    prepared, url, number, deadline, attempt.retry_state.attempt_number
-                )
-        return Page(number=number, url=url, body=body, content=content)
+                page = self._attempt(prepared, url, number, deadline, attempt.retry_state.attempt_number)
+        return page
 
     def _attempt(
         self,
@@ -571,8 +569,8 @@ class _ApiClient:
         number: int,
         deadline: tuple[float, str, float],
         attempt: int,
-    ) -> tuple[dict[str, Any], bytes]:
-        """One request for the page: its JSON object and its bytes, or _Transient for what a retry can fix."""
+    ) -> Page:
+        """One request for the page: the page, or _Transient for what a retry can fix."""
         self.requests += 1
         watchdog = _Watchdog(self.adapter, deadline[0])
         try:
@@ -599,7 +597,7 @@ class _ApiClient:
                 raise _Transient(f"status 200 with an unreadable body ({exc})", status) from exc
             if not isinstance(body, dict):
                 raise _Transient("status 200 with an unreadable body (the body is not a JSON object)", status)
-            return body, response.content
+            return Page(number=number, url=url, body=body, content=response.content)
         if status == 429 or status >= 500:
             wait = _retry_after(response)
             limit = self.policy.max_retry_after_seconds
