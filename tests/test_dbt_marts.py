@@ -495,7 +495,7 @@ def test_staging_keeps_the_latest_version_of_each_key(warehouse: Query) -> None:
 def test_vulnerable_care_coverage_by_hand(warehouse: Query) -> None:
     # One row per resident in need and group, with whether a completed contact in the window reached them.
     coverage = warehouse(
-        "select community_code, need_group, need_source, resident_pid, is_served"
+        "select community_code, need_group, need_source, resident_pid, is_served_by_any_contact"
         " from intermediate.int_vulnerable_coverage"
     )
     assert len(coverage) == len({tuple(r[:4]) for r in coverage}), "one row per resident and group"

@@ -1,5 +1,9 @@
 {#- Per resident: the last health-service contact that took place (outcome completed) on or before the
-    as-of date, and the last attempted contact of any outcome (a home visit may find nobody in). -#}
+    as-of date, the last such care visit (a service in var('care_visit_services'): what the grid
+    workers' care list counts), and the last attempted contact of any outcome (a home visit may find
+    nobody in). -#}
+{%- set care_visit_services = var('care_visit_services') -%}
+
 with
 
 contacts as (
@@ -25,7 +29,12 @@ known_contacts as (
         contacts.outcome,
         contacts.is_completed,
         contacts.recorded_at,
-        as_of.as_of_date
+        as_of.as_of_date,
+        contacts.service_type in (
+            {%- for service in care_visit_services %}
+            '{{ service }}'{{ ',' if not loop.last }}
+            {%- endfor %}
+        ) as is_care_visit
     from contacts
     cross join as_of
     where contacts.service_date <= as_of.as_of_date
@@ -48,6 +57,14 @@ ranked as (
                 recorded_at desc,
                 service_id desc
         ) as completed_rank,
+        row_number() over (
+            partition by resident_pid
+            order by
+                case when is_completed and is_care_visit then 0 else 1 end,
+                service_date desc,
+                recorded_at desc,
+                service_id desc
+        ) as care_visit_rank,
         sum(case when is_completed then 1 else 0 end) over (partition by resident_pid) as completed_contacts
     from known_contacts
 
@@ -61,6 +78,13 @@ last_completed as (
             as days_since
     from ranked
     where completed_rank = 1 and is_completed
+
+),
+
+last_care_visit as (
+
+    select * from ranked
+    where care_visit_rank = 1 and is_completed and is_care_visit
 
 ),
 
@@ -80,6 +104,8 @@ final as (
         last_completed.community_code as last_completed_community_code,
         {{ dbt.cast('last_completed.days_since', dbt.type_int()) }} as days_since_last_completed,
         {{ dbt.cast('last_attempt.completed_contacts', dbt.type_int()) }} as completed_contacts,
+        last_care_visit.service_date as last_care_visit_date,
+        last_care_visit.service_type as last_care_visit_service_type,
         last_attempt.service_date as last_contact_date,
         last_attempt.service_type as last_contact_service_type,
         last_attempt.outcome as last_contact_outcome,
@@ -87,6 +113,8 @@ final as (
     from last_attempt
     left join last_completed
         on last_attempt.resident_pid = last_completed.resident_pid
+    left join last_care_visit
+        on last_attempt.resident_pid = last_care_visit.resident_pid
 
 )
 

@@ -18,7 +18,7 @@ final as (
         as_of_date,
         {{ dbt.cast('count(distinct resident_pid)', dbt.type_bigint()) }} as people_in_need,
         {{ dbt.cast(
-            'count(distinct case when is_served then resident_pid end)', dbt.type_bigint()
+            'count(distinct case when is_served_by_any_contact then resident_pid end)', dbt.type_bigint()
         ) }} as people_served
     from coverage
     group by
