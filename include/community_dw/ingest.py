@@ -15,6 +15,7 @@ is raised, so an auditor sees every batch that was received, loaded or not.
 from __future__ import annotations
 
 import logging
+import traceback
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from community_dw.parsing import parse_batch
 from community_dw.privacy import protect_identities as protect_table
 from community_dw.pseudonymize import Pseudonymizer, fingerprint
 from community_dw.quarantine import split_rows
+from community_dw.readers import count_rows
 from community_dw.staging import stage, staged, work_folder
 from community_dw.transports import transport_for
 from community_dw.transports.base import LandedBatch
@@ -142,8 +144,29 @@ def derive_columns(table: pa.Table, contract: Contract) -> pa.Table:
     return table
 
 
+def _read(contract: Contract, landed: LandedBatch):
+    """Parse the landed file; a failure the readers did not foresee still ends as a rejection.
+
+    The readers turn every failure they know into a named rule; this net catches the rest (a library's
+    new error, a file system fault) as UNREADABLE_FILE with the exception's type and where it was
+    raised, never its message, which may quote delivered bytes.
+    """
+    try:
+        return parse_batch(Path(landed.landed_path), contract, landed.batch_id)
+    except BatchRejected:
+        raise
+    except (UnicodeError, ValueError, TypeError, KeyError, IndexError, OSError, pa.ArrowException) as exc:
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        raise _rejector(contract, landed, count_rows(Path(landed.landed_path), contract))(
+            "UNREADABLE_FILE",
+            f"reading the file failed with {type(exc).__name__} in {Path(frame.filename).name}:{frame.lineno} "
+            "(message withheld: it may quote delivered values). Keep the landed file and report it to the "
+            "data engineers.",
+        ) from None
+
+
 def _protect(contract: Contract, landed: LandedBatch, _landed: LandedBatch, run_id) -> ProtectedBatch:
-    parsed = parse_batch(Path(landed.landed_path), contract, landed.batch_id)
+    parsed = _read(contract, landed)
     reject = _rejector(contract, landed, parsed.num_rows)
     if parsed.num_rows != landed.manifest_rows:
         raise reject(

@@ -114,7 +114,7 @@ def decode_text(data: bytes, encoding: str, reject: _Rejector, record_of: Callab
                     f"data row {row} (byte offset {offset}): {what}. The file mixes encodings or is not "
                     f"{encoding}; ask the producer to re-send it in {encoding}.",
                     row=row,
-                    offset=offset + (bad or 0),
+                    offset=offset if looks_utf8 else offset + bad,
                 )
         offset += len(line)
     if text is None:  # unreachable: some line must have failed; kept so a decoder quirk cannot pass
@@ -357,7 +357,7 @@ def count_rows(path: Path, contract: Contract) -> int | None:
     """
     try:
         return read_landed(path, contract, "count").table.num_rows
-    except (BatchRejected, OSError):
+    except (BatchRejected, OSError, ValueError, TypeError, KeyError, pa.ArrowException):
         pass
     if contract.format == "parquet":
         return None
