@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -89,7 +88,13 @@ from urllib3.util import Retry
 from community_dw import paths
 from community_dw.contracts import Contract
 from community_dw.errors import BatchRejected, SourceNotReady
-from community_dw.landing import LandedBatch, sha256_of
+from community_dw.transports.base import (
+    LandedBatch,
+    ReplayChanged,
+    keep_immutably,
+    keep_rejected,
+    write_bytes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -767,15 +772,6 @@ def jsonl_bytes(contract: Contract, versions: list[dict[str, Any]]) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
-def _write_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.unlink(missing_ok=True)  # a leftover of an interrupted run (possibly read-only)
-    partial.write_bytes(data)
-    if mode is not None:
-        partial.chmod(mode)
-    partial.replace(path)
-
-
 def _now_utc() -> str:
     return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
 
@@ -799,10 +795,9 @@ def _contract_rejection(
     kept = None
     if violation.body:
         landed.parent.mkdir(parents=True, exist_ok=True)
-        kept = landed.with_name(
-            f"{landed.name}.page-{violation.page}-{_now_utc().replace(':', '')}.rejected.json"
-        )
-        _write_atomically(kept, violation.body, 0o440)
+        incoming = landed.with_name(landed.name + ".incoming")
+        incoming.write_bytes(violation.body)
+        kept = keep_rejected(incoming, landed.name, f"page-{violation.page}")
     return BatchRejected(
         contract.name,
         batch_id,
@@ -853,36 +848,31 @@ def land_http_api(
     except ApiContractViolation as violation:
         raise _contract_rejection(contract, batch_id, landed, violation) from violation
     data = jsonl_bytes(contract, result.versions)
-    sha = hashlib.sha256(data).hexdigest()
     rows = len(result.versions)
     max_updated = _latest(v.get("updated_at") for v in result.versions)
     received_at = _now_utc()
-    landed.parent.mkdir(parents=True, exist_ok=True)
-    if landed.exists():
-        landed_sha = sha256_of(landed)
-        if landed_sha != sha:
-            kept = landed.with_name(f"{landed.name}.replay-{received_at.replace(':', '')}.rejected")
-            _write_atomically(kept, data, 0o440)
-            landed_rows = sum(1 for _ in landed.open("rb"))
-            raise BatchRejected(
-                contract.name,
-                batch_id,
-                "REPLAY_CONTENT_CHANGED",
-                f"the API now returns {rows} versions for the closed interval {start.isoformat()} - "
-                f"{end.isoformat()} (sha256 {sha[:16]}…), but {landed_rows} versions (sha256 "
-                f"{landed_sha[:16]}…) were landed before in {landed}; the API rewrote history. The new "
-                f"content is kept in {kept.name}; ask the producer for an explanation.",
-                file=landed.name,
-                received_rows=rows,
-            )
+    try:
+        sha, new = keep_immutably(landed, write_bytes(data))
+    except ReplayChanged as replay:
+        landed_rows = sum(1 for _ in landed.open("rb"))
+        raise BatchRejected(
+            contract.name,
+            batch_id,
+            "REPLAY_CONTENT_CHANGED",
+            f"the API now returns {rows} versions for the closed interval {start.isoformat()} - "
+            f"{end.isoformat()} (sha256 {replay.sha256[:16]}…), but {landed_rows} versions (sha256 "
+            f"{replay.landed_sha256[:16]}…) were landed before in {landed}; the API rewrote history. The "
+            f"new content is kept in {replay.kept.name}; ask the producer for an explanation.",
+            file=landed.name,
+            received_rows=rows,
+        ) from None
+    if not new:
         log.info(
             "%s: landed before with the same content (sha256 %s…); reusing %s", batch_id, sha[:16], landed
         )
         if manifest_path.exists():
             with contextlib.suppress(ValueError, OSError):
                 received_at = json.loads(manifest_path.read_text(encoding="utf-8"))["received_at"]
-    else:
-        _write_atomically(landed, data, 0o440)
     if not manifest_path.exists():  # written last: a landed file without manifest is incomplete
         manifest = {
             "source": contract.name,
@@ -903,8 +893,8 @@ def land_http_api(
             "max_updated_at": max_updated,
             "received_at": received_at,
         }
-        _write_atomically(
-            manifest_path, (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode(), 0o440
+        keep_immutably(
+            manifest_path, write_bytes((json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode())
         )
     if max_updated is not None:
         advance_cursor(contract.name, max_updated)
@@ -977,3 +967,39 @@ def _latest(values: Iterable[Any]) -> str | None:
         with contextlib.suppress(TypeError, ValueError, AttributeError):
             readable.append((_feed_time(value), value))
     return max(readable)[1] if readable else None
+
+
+# --- the transport -----------------------------------------------------------------------------------
+
+
+class HttpApi:
+    """The appeals API as a transport: no sensor (it answers for any closed interval), and a run may
+    pull a catch-up window given in its conf instead of its own 15 minutes.
+
+    `{"interval_start": "2026-11-25T00:00", "interval_end": "2026-11-26T00:00"}` pulls a whole window as
+    one batch, e.g. after an outage.
+    """
+
+    name = "http_api"
+    needs_sensor = False
+
+    def interval_for_run(
+        self, contract: Contract, data_interval_start: datetime, data_interval_end: datetime, conf: dict
+    ) -> tuple[datetime, datetime]:
+        if "interval_start" in conf and "interval_end" in conf:
+            return datetime.fromisoformat(conf["interval_start"]), datetime.fromisoformat(
+                conf["interval_end"]
+            )
+        return (
+            to_local(data_interval_start).replace(tzinfo=None),
+            to_local(data_interval_end).replace(tzinfo=None),
+        )
+
+    def is_ready(self, contract: Contract, start: datetime, end: datetime) -> bool:
+        return to_local(end) <= datetime.now(LOCAL_TZ)
+
+    def batch_id(self, contract: Contract, start: datetime) -> str:
+        return batch_id_for(contract, start)
+
+    def land(self, contract: Contract, start: datetime, end: datetime) -> LandedBatch:
+        return land_http_api(contract, start, end)
