@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 from pathlib import Path
 
 import pendulum
@@ -18,7 +17,9 @@ import pytest
 from community_dw import paths, retention, warehouse
 from community_dw.contracts import get_contract, load_contracts
 from community_dw.orchestration import LOCAL_TZ
-from community_dw_tools.runner import run_dag
+
+from support.airflow import run_dag
+from support.dbt import project_copy, run_dbt
 
 pytestmark = pytest.mark.timeout(300, method="thread")
 
@@ -224,23 +225,6 @@ def test_landing_folders_follow_the_batch_id_rule_of_every_transport(tmp_path, m
 # --- the grid presence aggregates survive the purge ---------------------------------------------
 
 
-def _run_dbt(project: Path, db: Path, *args: str) -> None:
-    from dbt.cli.main import dbtRunner
-
-    saved = os.environ.get("CDW_WAREHOUSE_PATH")
-    os.environ["CDW_WAREHOUSE_PATH"] = str(db)
-    try:
-        result = dbtRunner().invoke(
-            [*args, "--project-dir", str(project), "--profiles-dir", str(project), "--target", "duckdb"]
-        )
-    finally:
-        if saved is None:
-            os.environ.pop("CDW_WAREHOUSE_PATH", None)
-        else:
-            os.environ["CDW_WAREHOUSE_PATH"] = saved
-    assert result.success, f"dbt {' '.join(args)} failed: {result.exception}"
-
-
 PRESENCE = (
     "select grid_code, hour_start, user_type, devices_present, devices_inflow, devices_outflow, "
     "_invocation_id from intermediate.int_grid_presence_hourly order by all"
@@ -248,10 +232,7 @@ PRESENCE = (
 
 
 def test_grid_presence_aggregates_survive_the_purge_of_their_stays(tmp_path, monkeypatch):
-    project = tmp_path / "dbt_project"
-    shutil.copytree(
-        paths.DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
-    )
+    project = project_copy(tmp_path / "dbt_project", seeds={})
     db = tmp_path / "presence.duckdb"
     monkeypatch.setenv("CDW_WAREHOUSE_PATH", str(db))
     monkeypatch.setenv("CDW_LANDING_DIR", str(tmp_path / "landing"))
@@ -277,7 +258,7 @@ def test_grid_presence_aggregates_survive_the_purge_of_their_stays(tmp_path, mon
     insert(old_hours[1:], ["d"])  # d arrives at 11:00
     insert(new_hours, ["a", "e"])
     select = ["--select", "stg_telecom_stays", "int_grid_presence_hourly"]
-    _run_dbt(project, db, "run", *select)
+    run_dbt(project, {"CDW_WAREHOUSE_PATH": str(db)}, "run", "--target", "duckdb", *select)
     with warehouse.connection() as con:  # same configuration as dbt's open connection
         before = con.execute(PRESENCE).fetchall()
     old_rows = [r for r in before if r[1] < RAW_CUTOFF]
@@ -286,7 +267,7 @@ def test_grid_presence_aggregates_survive_the_purge_of_their_stays(tmp_path, mon
     purges = retention.purge_source("telecom_stays", AS_OF, run_id="test")
     assert [(p.target, p.rows_removed) for p in purges] == [("raw.telecom_stays", 7)]
     insert([dt.datetime(2026, 11, 25, 12)], ["e"])  # the next hour arrives; the model runs again
-    _run_dbt(project, db, "run", *select)
+    run_dbt(project, {"CDW_WAREHOUSE_PATH": str(db)}, "run", "--target", "duckdb", *select)
     with warehouse.connection() as con:  # same configuration as dbt's open connection
         after = con.execute(PRESENCE).fetchall()
         assert (

@@ -1,4 +1,5 @@
-"""The repository keeps its promises to a newcomer: exact pins, two commands, CI runs the tests."""
+"""The repository keeps its promises to a newcomer: exact pins, two commands, CI runs the tests, the
+image runs the pinned Airflow."""
 
 from __future__ import annotations
 
@@ -30,12 +31,19 @@ def test_pins_cover_every_direct_dependency():
         assert name in pinned, f"{name} is in requirements.in but not pinned in requirements.txt"
 
 
-def test_stack_versions_are_the_ones_this_project_was_built_on():
-    pins = dict(line.split("==") for line in _requirement_lines("requirements.txt"))
-    assert pins["apache-airflow"] == "3.3.2"
-    assert pins["great-expectations"] == "1.24.1"
-    assert pins["dbt-core"].startswith("1.11.")
-    assert pins["astronomer-cosmos"] == "1.15.1"
+def test_pyproject_dependencies_are_pinned_and_the_runtime_needs_no_tooling():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pinned = {
+        line.split("==")[0].lower().replace("_", "-") for line in _requirement_lines("requirements.txt")
+    }
+    declared = project["dependencies"] + [
+        d for extra in project["optional-dependencies"].values() for d in extra
+    ]
+    names = {re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-") for d in declared}
+    assert names <= pinned, f"declared in pyproject but not pinned: {names - pinned}"
+    assert "faker" not in {n.lower() for n in project["dependencies"]}, "Faker is the tools extra's"
 
 
 def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one():
@@ -52,7 +60,9 @@ def test_docker_compose_runs_every_airflow_3_component():
     for component in ("api-server", "scheduler", "dag-processor", "triggerer", "celery worker"):
         assert any(component in c for c in commands.values()), f"no service runs {component}"
     assert services["postgres"]["image"].startswith("postgres:")
-    assert "FROM apache/airflow:3.3.2" in (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    pins = dict(line.split("==") for line in _requirement_lines("requirements.txt"))
+    image = re.search(r"^FROM apache/airflow:([\d.]+)", (ROOT / "Dockerfile").read_text("utf-8"), re.M)
+    assert image and image.group(1) == pins["apache-airflow"], "the image runs the pinned Airflow"
     for name, svc in services.items():
         for volume in svc.get("volumes", []):
             source = volume.split(":")[0]

@@ -59,32 +59,18 @@ def test_dag_file_parses_fast_without_heavy_imports(dag_file, dbt_manifest):
     )
 
 
-def test_no_import_errors(dagbag):
-    assert dagbag.import_errors == {}
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=[p.stem for p in DAG_FILES])
+def test_dag_file_loads_owned_tagged_retried_and_acyclic(dag_file, airflow_db, dbt_manifest):
+    """DagBag's own checks (it runs `dag.check_cycle()` on every DAG it bags and records a cycle as an
+    import error), then the project's: tags, a named owner and retries on every task."""
+    from airflow.dag_processing.dagbag import DagBag
 
-
-def _has_cycle(dag) -> bool:
-    state: dict[str, int] = {}
-
-    def visit(task_id: str) -> bool:
-        if state.get(task_id) == 1:
-            return True
-        if state.get(task_id) == 2:
-            return False
-        state[task_id] = 1
-        if any(visit(d) for d in dag.get_task(task_id).downstream_task_ids):
-            return True
-        state[task_id] = 2
-        return False
-
-    return any(visit(t) for t in dag.task_ids)
-
-
-def test_dags_are_owned_tagged_retried_and_acyclic(dagbag):
-    assert dagbag.dags, "no DAGs loaded"
-    for dag_id, dag in dagbag.dags.items():
+    bag = DagBag(dag_folder=str(dag_file))
+    assert bag.import_errors == {}, f"{dag_file.name}: {bag.import_errors}"
+    assert bag.dags, f"{dag_file.name} defines no DAG"
+    for dag_id, dag in bag.dags.items():
+        dag.check_cycle()
         assert dag.tags, f"{dag_id} has no tags"
-        assert not _has_cycle(dag), f"{dag_id} has a cycle"
         for task in dag.tasks:
             assert task.owner and task.owner != "airflow", f"{dag_id}.{task.task_id} has no owner"
             assert task.retries >= 1, f"{dag_id}.{task.task_id} has retries={task.retries}"
@@ -104,3 +90,20 @@ def test_ingestion_dags_emit_their_raw_asset(dagbag):
         source = dag_id.removeprefix("ingest_")
         outlets = {o.name for task in dag.tasks for o in task.outlets}
         assert outlets == {f"raw.{source}"}, f"{dag_id} emits {outlets}"
+
+
+def test_a_cycle_is_an_import_error(tmp_path, airflow_db):
+    """The check above can fail: DagBag refuses a DAG whose tasks form a cycle."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    (tmp_path / "cyclic.py").write_text(
+        "from airflow.sdk import DAG\n"
+        "from airflow.providers.standard.operators.empty import EmptyOperator\n"
+        "with DAG('cyclic', schedule=None):\n"
+        "    a, b = EmptyOperator(task_id='a'), EmptyOperator(task_id='b')\n"
+        "    a >> b >> a\n",
+        encoding="utf-8",
+    )
+    bag = DagBag(dag_folder=str(tmp_path))
+    assert "cyclic" not in bag.dags
+    assert any("Cycle detected" in str(error) for error in bag.import_errors.values()), bag.import_errors
