@@ -14,7 +14,7 @@ mapping as (
 
 final as (
 
-    select distinct {{ dbt.cast('mapping.community_code', dbt.type_string()) }} as community_code
+    select distinct mapping.community_code
     from mapping
     where mapping.login = current_user
 
