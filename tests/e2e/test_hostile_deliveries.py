@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
 import shutil
@@ -434,3 +435,161 @@ def test_a_rejection_fails_its_task_once_without_retries_and_logs_no_identifier(
     assert "Batch rejected by rule ENCODING" in caplog.text
     leaked = [v for v in identifiers(clean_city) if v in caplog.text]
     assert not leaked, f"{len(leaked)} delivered identifiers in the task logs"
+
+
+# --- one person, one pseudonym: normalization at the door -----------------------------------------
+
+
+def _csv_rows(delivery: Delivery, source: str) -> tuple[list[str], list[list[str]]]:
+    import csv
+
+    contract = get_contract(source)
+    text = delivery.file(source).read_bytes().decode(contract.encoding)
+    rows = list(csv.reader(io.StringIO(text)))
+    return rows[0], rows[1:]
+
+
+def _write_csv(delivery: Delivery, source: str, header: list[str], rows: list[list[str]]) -> None:
+    import csv
+
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows([header, *rows])
+    delivery.rewrite(source, out.getvalue().encode(get_contract(source).encoding), rows=len(rows))
+
+
+def test_formatting_never_splits_a_household(delivery, no_identifiers_leak):
+    """A household number in full-width digits, with a zero-width space or padded, is the same household."""
+    header, rows = _csv_rows(delivery, "population_registry")
+    column = header.index("户号")
+    households = {r[column] for r in rows}
+    for row, variant in zip(rows[:3], ("fullwidth", "ideographic-space", "padded"), strict=True):
+        value = row[column]
+        row[column] = {  # GBK has no zero-width space; its ideographic space is what such systems add
+            "fullwidth": value.translate(FULL_WIDTH_DIGITS),
+            "ideographic-space": value + "\u3000",
+            "padded": f"  {value} ",
+        }[variant]
+    _write_csv(delivery, "population_registry", header, rows)
+    state, summary = delivery.ingest("population_registry")
+    assert state == "loaded" and summary["quarantined"] == 0, summary
+    loaded = delivery.query("select count(distinct household_id) from raw.population_registry")[0][0]
+    assert loaded == len(households)
+
+
+def test_an_id_number_with_spaces_or_a_lower_case_x_is_valid(delivery, no_identifiers_leak):
+    header, rows = _csv_rows(delivery, "population_registry")
+    column = header.index("公民身份号码")
+    with_x = next(i for i, r in enumerate(rows) if r[column].endswith("X"))
+    rows[with_x][column] = rows[with_x][column].lower()
+    rows[0][column] = f" {rows[0][column]} "
+    _write_csv(delivery, "population_registry", header, rows)
+    state, summary = delivery.ingest("population_registry")
+    assert state == "loaded" and summary["quarantined"] == 0, summary["reasons"]
+    assert delivery.query("select count(distinct resident_id) from raw.population_registry")[0][0] == len(
+        rows
+    )
+
+
+def test_a_case_repeated_with_an_invisible_character_is_a_duplicate_key(delivery, no_identifiers_leak):
+    header, rows = _csv_rows(delivery, "civil_affairs_assistance")
+    twin = list(rows[0])
+    twin[header.index("case_id")] += ZWSP
+    _write_csv(delivery, "civil_affairs_assistance", header, [*rows, twin])
+    state, result = delivery.ingest("civil_affairs_assistance")
+    # Both twins are held back: quarantined, or, in a file this small, the batch refused for their share.
+    if state == "loaded":
+        assert result["reasons"].get("DUPLICATE_KEY", 0) == 2, result
+    else:
+        assert result.rule == "TOO_MANY_BAD_ROWS" and "DUPLICATE_KEY" in result.detail, result
+    dupes = delivery.query(
+        "select case_id from raw.civil_affairs_assistance group by case_id having count(*) > 1"
+    )
+    assert dupes == []
+
+
+def test_one_resident_in_three_spellings_has_one_pseudonym(delivery, no_identifiers_leak):
+    """The same resident ID as-is, with a zero-width space and in full-width digits, in health contacts."""
+    lines = delivery.lines("health_services")
+    first = json.loads(lines[0])
+    for n, spelling in enumerate(
+        (first["resident_id"] + ZWSP, first["resident_id"].translate(FULL_WIDTH_DIGITS)), start=1
+    ):
+        twin = dict(first, service_id=f"{first['service_id']}-{n}", resident_id=spelling)
+        lines.append(json.dumps(twin, ensure_ascii=False).encode("utf-8") + b"\n")
+    delivery.rewrite("health_services", b"".join(lines))
+    state, summary = delivery.ingest("health_services")
+    assert state == "loaded" and summary["quarantined"] == 0, summary
+    ids = delivery.query(
+        "select count(distinct resident_id) from raw.health_services where service_id like ?",
+        [f"{first['service_id']}%"],
+    )
+    assert ids == [(1,)]
+
+
+def _land_appeals(delivery: Delivery, versions: list[dict]):
+    """An appeals batch as the API transport lands it (JSON Lines), without a server in between."""
+    from community_dw.clock import utc_stamp
+    from community_dw.transports.base import LandedBatch, sha256_of
+
+    folder = paths.landing_dir() / "appeals" / "2026-11-25T0000"
+    folder.mkdir(parents=True)
+    path = folder / "appeals_2026-11-25T0000.jsonl"
+    path.write_bytes(b"".join(json.dumps(v, ensure_ascii=False).encode() + b"\n" for v in versions))
+    return LandedBatch(
+        "appeals",
+        "appeals/2026-11-25T00:00",
+        "2026-11-25",
+        path.name,
+        str(path),
+        sha256_of(path),
+        len(versions),
+        utc_stamp(),
+    )
+
+
+def test_reporter_ids_are_normalized_and_validated(delivery, no_identifiers_leak):
+    from stdnum.cn import ric
+
+    tickets = json.loads((paths.sources_dir() / "api" / "appeals" / "tickets.json").read_text("utf-8"))
+    base = tickets[0]
+    reporter = "11010519491231002X"
+    assert ric.is_valid(reporter)
+    spellings = [reporter, reporter + ZWSP, reporter.translate(FULL_WIDTH_DIGITS), reporter[:-1] + "x"]
+    bad = reporter[:-1] + ("1" if reporter[-1] != "1" else "2")  # a wrong check digit
+    filler = [None] * 40  # tickets without a reporter id, so one bad row stays under the 5 % limit
+    versions = [
+        dict(base, ticket_id=f"T99{n:011d}", reporter_id=value)
+        for n, value in enumerate([*spellings, bad, *filler])
+    ]
+    landed = _land_appeals(delivery, versions)
+    summary = ingest.load(ingest.validate(ingest.protect_identities(landed, "hostile"), "hostile"), "hostile")
+    assert summary["quarantined"] == 1, summary
+    assert delivery.query("select count(distinct reporter_id) from raw.appeals")[0][0] == 1
+    reasons = delivery.query("select column_name, reason_code from audit.quarantine_index")
+    assert reasons and all(column == "reporter_id" for column, _ in reasons)
+
+
+# --- plausibility ---------------------------------------------------------------------------------
+
+
+def _id_number(birth: dt.date, sex: str) -> str:
+    """A GB 11643 ID number born on `birth` with a correct check digit (computed here, independently)."""
+    body = f"110105{birth:%Y%m%d}00{'1' if sex == '1' else '2'}"
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+
+
+@pytest.mark.parametrize(
+    "birth", [dt.date(2031, 5, 1), dt.date(1870, 1, 1)], ids=["born-in-the-future", "aged-156"]
+)
+def test_an_implausible_birth_date_with_a_consistent_id_number_is_quarantined(
+    delivery, no_identifiers_leak, birth
+):
+    header, rows = _csv_rows(delivery, "population_registry")
+    rows[0][header.index("公民身份号码")] = _id_number(birth, rows[0][header.index("性别")])
+    rows[0][header.index("出生日期")] = f"{birth:%Y%m%d}"
+    _write_csv(delivery, "population_registry", header, rows)
+    state, summary = delivery.ingest("population_registry")
+    assert state == "loaded" and summary["quarantined"] == 1, summary
+    reasons = {reason for (reason,) in delivery.query("select reason_code from audit.quarantine_index")}
+    assert reasons and all(r.startswith("IMPLAUSIBLE") for r in reasons), reasons
