@@ -1,11 +1,13 @@
-{#- Who may read what on PostgreSQL: the reviewed access policy, as data.
+{#- Who may read what on PostgreSQL: the reviewed access policy, as data, stated here only.
 
     Roles are NOLOGIN group roles; people get LOGIN roles that are members of one of them. Schema USAGE
-    is the outer gate (a role without it cannot name anything in the schema); dbt `grants` (per folder
-    in dbt_project.yml) give SELECT on each relation dbt builds, and `grant_loader_schemas` covers the
-    tables the Python loader creates in raw, vault and audit. `marts` and `analyst` hold the published
-    release, written by community_dw.disclosure, which grants SELECT to the roles with USAGE here. DuckDB has no roles: there, separation is
-    physical (community_dw.publish writes an analyst file holding only marts and analyst). -#}
+    is the outer gate (a role without it cannot name anything in the schema), and one rule gives SELECT
+    on relations: the roles that may use a schema read every relation in it. dbt applies the rule to
+    each relation it builds (the `grant_select_per_access_policy` post-hook, dbt_project.yml),
+    `grant_loader_schemas` to the tables the Python loader creates in raw, vault and audit, and
+    community_dw.disclosure to the published release it writes in `marts` and `analyst` (it grants
+    SELECT to the roles with USAGE). DuckDB has no roles: there, separation is physical
+    (community_dw.publish writes an analyst file holding only marts and analyst). -#}
 
 {% macro cdw_access_policy() -%}
     {{- return({
@@ -28,6 +30,23 @@
             'audit': {'usage': ['cdw_loader', 'cdw_auditor', 'cdw_engineer'], 'read': ['cdw_auditor', 'cdw_engineer'], 'write': ['cdw_loader']},
         },
     }) -}}
+{%- endmacro %}
+
+
+{#- Post-hook of every model, seed and snapshot (dbt_project.yml; PostgreSQL, empty elsewhere): SELECT
+    on the relation for exactly the roles the policy lets use its schema, through dbt's own grant
+    machinery (`apply_grants`: missing grants are granted, any other revoked), so that no `grants`
+    config restates the policy. A schema missing from the policy is a compile error. -#}
+{% macro grant_select_per_access_policy() -%}
+    {%- if target.type != 'postgres' or not execute -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {%- set readers = cdw_access_policy().dbt_schemas.get(this.schema) -%}
+    {%- if readers is none -%}
+        {{ exceptions.raise_compiler_error(
+            this ~ ': schema ' ~ this.schema ~ ' is not in the access policy (cdw_access_policy)') }}
+    {%- endif -%}
+    {%- do apply_grants(this, {'select': readers}, should_revoke=true) -%}
 {%- endmacro %}
 
 
