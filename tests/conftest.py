@@ -1,7 +1,10 @@
 """Test-session set-up: an isolated Airflow home, data folder and warehouse per session.
 
 Airflow reads its configuration once, when first imported, so the environment is set here, at import
-of the conftest, before any test module imports Airflow.
+of the conftest, before any test module imports Airflow (monkeypatch would be too late).
+
+Test folders have no __init__.py (a tests/dbt package would shadow dbt itself), so pytest imports each
+test file by its base name: keep file names unique across tests/. Shared helpers are in tests/support.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ set is not. The register's names are not used: a list of them outside the
 vault would need plaintext names or keyed digests of them, and the finders above reach the targets on
 both sets without it.
 
-Measured with `python -m tests.redaction.evaluate` (2,000 generated texts with 725 names; 157 written
+Measured with `python -m tests.privacy.redaction.evaluate` (2,000 generated texts with 725 names; 157 written
 texts with 33 names; recall is "every character masked", precision per masked character):
 
     names found by                       generated recall   adversarial recall / precision
@@ -442,7 +442,7 @@ def redact_free_text(
     """Replace personal data in a string column (see the module docstring); nulls stay null, type kept.
 
     `names=False` leaves names alone; `use_jieba=False` finds names by cue phrases and titles only,
-    `use_cues=False` by jieba's tags only (both for measuring, see `tests.redaction.evaluate`).
+    `use_cues=False` by jieba's tags only (both for measuring, see `tests.privacy.redaction.evaluate`).
     """
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         raise TypeError(f"redact_free_text needs a string column, got {values.type}")

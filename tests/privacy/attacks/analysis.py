@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-PROJECT_YML = Path(__file__).resolve().parents[2] / "dbt_project" / "dbt_project.yml"
+from community_dw import paths
+
+PROJECT_YML = paths.DBT_PROJECT_DIR / "dbt_project.yml"
 
 # Integer columns that are parameters or durations, not counts of contributors.
 COUNT_NAME = re.compile(r"(count|people|persons|devices|tickets|records|residents|due|rated|cases)")

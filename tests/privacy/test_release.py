@@ -3,7 +3,7 @@ release and record the verdict when it fails, and say why.
 
 The warehouse here is built by hand (a population model, a candidate mart and a candidate row-level
 view) with a manifest that declares them, so each failure can be provoked precisely; the dbt-built
-release is covered by tests/test_privacy.py and the attack suite.
+release is covered by tests/privacy/test_published_release.py and the attack suite.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Free-text redaction: every kind and form, mixed text, untouched text, nulls, and generated text.
 
-Recall and precision per kind on the labelled sets are tested in tests/redaction/test_evaluation.py.
+Recall and precision per kind on the labelled sets are tested in tests/privacy/redaction/test_evaluation.py.
 """
 
 from __future__ import annotations
@@ -185,3 +185,11 @@ def test_generated_text_keeps_no_identifiers() -> None:
         digits_only = [re.sub(r"\D", "", s) for s in secrets]
         assert not any(d in re.sub(r"\D", "", out) for d in digits_only if len(d) >= 7), (original, out)
         assert not re.search(r"\d{7,}", out), (original, out)
+
+
+def test_the_surname_list_is_fakers_zh_cn_list():
+    """community_dw.surnames is a copy (the runtime runs without Faker); the demo city draws from Faker."""
+    provider = pytest.importorskip("faker.providers.person.zh_CN").Provider
+    from community_dw.surnames import SURNAMES
+
+    assert tuple(provider.last_names) == SURNAMES

@@ -9,7 +9,7 @@ import pytest
 from community_dw.redact import redact_free_text
 from community_dw_tools.synthetic import appeals
 from community_dw_tools.synthetic.names import NamePool
-from tests.redaction.evaluate import (
+from tests.privacy.redaction.evaluate import (
     KINDS,
     PRECISION_TARGET,
     TARGETS,
@@ -18,7 +18,7 @@ from tests.redaction.evaluate import (
     masked_characters,
     score,
 )
-from tests.redaction.generate import generated_cases
+from tests.privacy.redaction.generate import generated_cases
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """Recall and precision of free-text redaction per kind, on the generated and the adversarial set.
 
-    .venv/bin/python -m tests.redaction.evaluate                 # today's redactor
-    .venv/bin/python -m tests.redaction.evaluate --no-jieba      # without jieba's person-name tags
-    .venv/bin/python -m tests.redaction.evaluate --git a58562b   # the redactor of an older commit
+    .venv/bin/python -m tests.privacy.redaction.evaluate                 # today's redactor
+    .venv/bin/python -m tests.privacy.redaction.evaluate --no-jieba      # without jieba's person-name tags
+    .venv/bin/python -m tests.privacy.redaction.evaluate --git a58562b   # the redactor of an older commit
 
 The redactor is run through its public column API (`redact_free_text`) and judged on its output
 only: input and output are aligned (difflib), and every input character inside a replaced stretch
@@ -29,7 +29,7 @@ from pathlib import Path
 import pyarrow as pa
 import yaml
 
-from tests.redaction.generate import Case, generated_cases
+from tests.privacy.redaction.generate import Case, generated_cases
 
 KINDS = ("name", "phone", "id", "card", "email", "plate", "address")
 STRUCTURED = ("phone", "id", "card", "email", "plate", "address")
