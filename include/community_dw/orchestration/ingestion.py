@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import chain, task
+from airflow.sdk import DAG, chain, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from community_dw.contracts import get_contract
-from community_dw.orchestration.common import raw_asset
+from community_dw.orchestration.common import DEFAULT_ARGS, START_DATE, raw_asset, schedule_for
 
 
 def _fail_fast_on_rejection(func, *args, **kwargs):
@@ -90,3 +90,24 @@ def ingestion_tasks(source: str, delivery_timeout: timedelta = timedelta(hours=6
 
     chain(wait_for_delivery(), landed)
     return loaded
+
+
+def ingestion_dag(source: str, doc_md: str | None = None) -> DAG:
+    """The DAG `ingest_<source>`: scheduled by its contract, one run per data interval, one at a time.
+
+    A DAG file is then its docstring (what it reads and writes) and one call; everything a source's
+    ingestion varies by comes from its contract.
+    """
+    contract = get_contract(source)
+    with DAG(
+        dag_id=f"ingest_{source}",
+        schedule=schedule_for(contract),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["ingestion", contract.transport, source],
+        doc_md=doc_md,
+    ) as dag:
+        ingestion_tasks(source)
+    return dag
