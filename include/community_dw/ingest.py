@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import traceback
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -144,6 +144,12 @@ def derive_columns(table: pa.Table, contract: Contract) -> pa.Table:
     return table
 
 
+def _as_of(landed: LandedBatch) -> date:
+    """The date plausibility is judged against: the batch's interval, so a backfill or a re-validation
+    years later gives the same verdict as the day it arrived."""
+    return date.fromisoformat(landed.interval_date)
+
+
 def _read(contract: Contract, landed: LandedBatch):
     """Parse the landed file; a failure the readers did not foresee still ends as a rejection.
 
@@ -152,7 +158,7 @@ def _read(contract: Contract, landed: LandedBatch):
     raised, never its message, which may quote delivered bytes.
     """
     try:
-        return parse_batch(Path(landed.landed_path), contract, landed.batch_id)
+        return parse_batch(Path(landed.landed_path), contract, landed.batch_id, as_of=_as_of(landed))
     except BatchRejected:
         raise
     except (UnicodeError, ValueError, TypeError, KeyError, IndexError, OSError, pa.ArrowException) as exc:
@@ -194,7 +200,7 @@ def _validate(contract: Contract, landed: LandedBatch, protected: ProtectedBatch
     table = staged(work / "protected.arrow")
     read_problems = _problems_from(staged(work / "read_problems.arrow"))
     reject = _rejector(contract, landed, protected.received_rows)
-    gate = run_gate(table, contract)
+    gate = run_gate(table, contract, as_of=_as_of(landed))
     empty = protected.received_rows == 0 and contract.options.get("empty_interval", "warn") == "warn"
     ledger.record_gate_outcomes(
         contract,
