@@ -6,39 +6,31 @@ health contacts, appeal ticket versions and hourly telecom partitions with a cro
 runs on a copy of the project with a matching reference seed; then one more hourly partition (and a
 late stay for an earlier hour) arrives and the incremental presence model runs again. dbt builds the
 marts as candidates with exact values (`candidate_marts`; the release step, community_dw.disclosure,
-withholds cells afterwards and is tested in tests/test_disclosure*.py), so every number is checked
+withholds cells afterwards and is tested in tests/privacy/), so every number is checked
 exactly. Every expected number below is worked out in the comments next to the data, independently of
 the SQL.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
-from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
-SOURCES_DIR = DBT_PROJECT_DIR / "models" / "sources"
-BATCH_COLUMNS = {"_batch_id": "varchar", "_source_row": "integer", "_loaded_at": "timestamp"}
+from support.cities import pid
+from support.dbt import disclosure_policy, run_dbt
+from support.dbt import manifest as built_manifest
+from support.dbt import project_copy as copy_project
+from support.raw import insert_rows, load_raw
 
 # The disclosure policy, passed whole (dbt replaces a var's value, it does not merge). In SQL only the
 # crowd alerts read it (the usual level is rounded to a multiple of k for devices, and withheld under
 # it); a small k for devices keeps the tiny city's usual level of 2 visitors.
 K_DEVICE = 2
-POLICY = {
-    "k": {"person": 2, "device": K_DEVICE},
-    "protection_width": {"person": 1, "device": K_DEVICE - 1},
-    "max_suppressed_row_share": 0.05,
-    "quasi_identifier_classes": ["quasi"],
-}
+POLICY = disclosure_policy(2, K_DEVICE)
 VARS = {"disclosure_policy": POLICY, "crowd_alert_min_devices": 5}
 # The privacy layer (masked views, care lists, access seeds) is built and tested elsewhere; this file is
 # about the marts.
@@ -63,11 +55,6 @@ district_code,district_name,street_code,street_name,community_code,community_nam
 Query = Callable[[str], list[tuple]]
 
 pytestmark = pytest.mark.slow
-
-
-def pid(text: str) -> str:
-    """A 64-hex stand-in for a keyed pseudonym."""
-    return sha256(text.encode()).hexdigest()
 
 
 def ts(text: str) -> datetime:
@@ -331,72 +318,13 @@ RAW = {
 }
 
 
-# --- loading the raw tables -----------------------------------------------------------------------
-
-
-def raw_columns(source: str) -> dict[str, str]:
-    """Columns of raw.<source> as its contract declares them, plus the batch columns."""
-    document = yaml.safe_load((SOURCES_DIR / f"{source}.yml").read_text(encoding="utf-8"))
-    table = document["sources"][0]["tables"][0]
-    return {c["name"]: c["data_type"] for c in table["columns"]} | BATCH_COLUMNS
-
-
-def insert_rows(conn, placeholder: str, source: str, rows: list[dict[str, Any]], first_row: int = 1) -> None:
-    columns = raw_columns(source)
-    values = []
-    for number, row in enumerate(rows, start=first_row):
-        values.append(tuple(({"_source_row": number} | row).get(name) for name in columns))
-    cur = conn.cursor()
-    cur.executemany(
-        f"insert into raw.{source} ({', '.join(columns)}) values ({', '.join([placeholder] * len(columns))})",
-        values,
-    )
-    conn.commit()
-
-
-def load_raw(conn, placeholder: str) -> None:
-    """Create the five raw tables from their contracts and insert the tiny city."""
-    cur = conn.cursor()
-    cur.execute("create schema if not exists raw")
-    for source, rows in RAW.items():
-        columns = raw_columns(source)
-        cur.execute(f"create table raw.{source} ({', '.join(f'{n} {t}' for n, t in columns.items())})")
-        insert_rows(conn, placeholder, source, rows)
-
-
-# --- running dbt ---------------------------------------------------------------------------------
+# --- the build ---------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory) -> Path:
-    """The dbt project copied to a temp dir with the tiny city's seed (the real target/ stays untouched)."""
-    copy = tmp_path_factory.mktemp("dbt_marts") / "dbt_project"
-    shutil.copytree(DBT_PROJECT_DIR, copy, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
-    (copy / "seeds" / "ref_divisions.csv").write_text(SEED_CSV, encoding="utf-8")
-    return copy
-
-
-def run_dbt(project: Path, env: dict[str, str], *args: str) -> None:
-    """Run dbt in-process with the given environment; fail with the failing nodes' messages."""
-    from dbt.cli.main import dbtRunner
-
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        paths = ["--project-dir", str(project), "--profiles-dir", str(project)]
-        result = dbtRunner().invoke([*args, *paths, "--vars", json.dumps(VARS)])
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    failures = [
-        f"{r.node.unique_id}: {r.status} {r.message}"
-        for r in (result.result or [])
-        if str(r.status) not in ("success", "pass", "warn")
-    ]
-    assert result.success, f"dbt {' '.join(args)} failed: {result.exception or failures}"
+    """The dbt project copied with the tiny city's seed (the real target/ stays untouched)."""
+    return copy_project(tmp_path_factory.mktemp("dbt_marts") / "dbt_project", {"ref_divisions": SEED_CSV})
 
 
 PRESENCE_SQL = (
@@ -410,12 +338,12 @@ NIGHTS_SQL = (
 
 
 def build_and_observe(
-    connect: Callable[[], Any], placeholder: str, project: Path, env: dict[str, str], target: str
+    connect: Callable[[], Any], project: Path, env: dict[str, str], target: str
 ) -> dict[str, Any]:
     """Load, build, add the next partition, run the incremental models again; return what was seen."""
     conn = connect()
     try:
-        load_raw(conn, placeholder)
+        load_raw(conn, RAW)
     finally:
         conn.close()
 
@@ -428,15 +356,15 @@ def build_and_observe(
         finally:
             conn.close()
 
-    run_dbt(project, env, "build", "--target", target, *EXCLUDE)
+    run_dbt(project, env, "build", "--target", target, *EXCLUDE, dbt_vars=VARS)
     seen: dict[str, Any] = {"presence_before": query(PRESENCE_SQL), "nights_before": query(NIGHTS_SQL)}
     conn = connect()
     try:
-        insert_rows(conn, placeholder, "telecom_stays", LATER, first_row=len(TELECOM) + 1)
+        insert_rows(conn, "telecom_stays", LATER, first_row=len(TELECOM) + 1)
     finally:
         conn.close()
     incremental = ["int_grid_presence_hourly", "int_telecom_night_presence"]
-    run_dbt(project, env, "run", "--target", target, "--select", *incremental)
+    run_dbt(project, env, "run", "--target", target, "--select", *incremental, dbt_vars=VARS)
     seen["presence_after"] = query(PRESENCE_SQL)
     seen["nights_after"] = query(NIGHTS_SQL)
     seen["query"] = query
@@ -449,7 +377,7 @@ def duckdb_built(project_copy, tmp_path_factory) -> dict[str, Any]:
 
     path = tmp_path_factory.mktemp("duckdb_marts") / "community.duckdb"
     return build_and_observe(
-        lambda: duckdb.connect(str(path)), "?", project_copy, {"CDW_WAREHOUSE_PATH": str(path)}, "duckdb"
+        lambda: duckdb.connect(str(path)), project_copy, {"CDW_WAREHOUSE_PATH": str(path)}, "duckdb"
     )
 
 
@@ -459,7 +387,7 @@ def postgres_built(project_copy) -> Iterator[dict[str, Any]]:
 
     db = fresh_database(postgres_server(), "cdw_marts")
     try:
-        yield build_and_observe(db.connect, "%s", project_copy, db.dbt_env(), "postgres")
+        yield build_and_observe(db.connect, project_copy, db.dbt_env(), "postgres")
     finally:
         drop_database(db)
 
@@ -735,7 +663,7 @@ def test_incremental_presence_recomputes_only_the_lookback_window(built: dict[st
 def test_telecom_models_never_meet_person_level_models(built: dict[str, Any], project_copy: Path) -> None:
     """Over the built graph: no telecom model has a person-level ancestor, and the one model where the
     two lineages meet (population_reconciliation) reads only aggregates."""
-    manifest = json.loads((project_copy / "target" / "manifest.json").read_text(encoding="utf-8"))
+    manifest = built_manifest(project_copy)
     nodes = {**manifest["nodes"], **manifest["sources"]}
     parents = manifest["parent_map"]
 

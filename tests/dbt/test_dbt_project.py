@@ -11,33 +11,25 @@ results are computed here in Python, independently of the SQL.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
-from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
-CONTRACT = DBT_PROJECT_DIR / "models" / "sources" / "population_registry.yml"
-BATCH_COLUMNS = {"_batch_id": "varchar", "_source_row": "integer", "_loaded_at": "timestamp"}
+from support.cities import pid
+from support.dbt import DBT_PROJECT_DIR, disclosure_policy, release, run_dbt
+from support.dbt import manifest as built_manifest
+from support.dbt import project_copy as copy_project
+from support.raw import load_raw
 
 K = 3  # the policy's k for persons in the test build
 K_DEVICE = 20
-# dbt replaces a var's value (no merge): the whole policy is passed, as in dbt_project.yml.
-POLICY = {
-    "k": {"person": K, "device": K_DEVICE},
-    "protection_width": {"person": K - 1, "device": K_DEVICE - 1},
-    "max_suppressed_row_share": 0.05,
-    "quasi_identifier_classes": ["quasi"],
-}
+POLICY = disclosure_policy(K, K_DEVICE)
+VARS = {"disclosure_policy": POLICY}
 OLD, NEW = date(2026, 11, 24), date(2026, 11, 25)
 COMMUNITY_A, COMMUNITY_B = "110105001001", "110105001002"
 
@@ -51,11 +43,6 @@ district_code,district_name,street_code,street_name,community_code,community_nam
 Query = Callable[[str], list[tuple]]
 
 pytestmark = pytest.mark.slow
-
-
-def pid(text: str) -> str:
-    """A 64-hex stand-in for a keyed pseudonym."""
-    return sha256(text.encode()).hexdigest()
 
 
 # --- the fixture register -------------------------------------------------------------------------
@@ -200,78 +187,13 @@ def expected_cells(rows: list[dict[str, Any]]) -> dict[tuple, tuple[int, int]]:
     return {cell: (n, len(households[cell])) for cell, n in residents.items()}
 
 
-# --- loading the raw table -----------------------------------------------------------------------
-
-
-def raw_columns() -> dict[str, str]:
-    """Columns of raw.population_registry as the contract declares them, plus the batch columns."""
-    document = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
-    table = document["sources"][0]["tables"][0]
-    return {c["name"]: c["data_type"] for c in table["columns"]} | BATCH_COLUMNS
-
-
-def load_raw(conn, placeholder: str) -> None:
-    """Create raw.population_registry on a DB-API connection and insert the fixture register; the other
-    sources' raw tables are created empty (every model builds; tests/test_dbt_marts.py fills them)."""
-    columns = raw_columns()
-    cur = conn.cursor()
-    cur.execute("create schema if not exists raw")
-    for contract in sorted(CONTRACT.parent.glob("*.yml")):
-        if contract != CONTRACT:
-            table = yaml.safe_load(contract.read_text(encoding="utf-8"))["sources"][0]["tables"][0]
-            other = {c["name"]: c["data_type"] for c in table["columns"]} | BATCH_COLUMNS
-            cur.execute(
-                f"create table raw.{table['name']} ("
-                + ", ".join(f"{name} {dtype}" for name, dtype in other.items())
-                + ")"
-            )
-    cur.execute(
-        "create table raw.population_registry ("
-        + ", ".join(f"{name} {dtype}" for name, dtype in columns.items())
-        + ")"
-    )
-    cur.executemany(
-        f"insert into raw.population_registry ({', '.join(columns)}) "
-        f"values ({', '.join([placeholder] * len(columns))})",
-        [tuple(row.get(name) for name in columns) for row in register_rows()],
-    )
-    conn.commit()
-
-
-# --- running dbt ---------------------------------------------------------------------------------
+# --- the build ---------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory) -> Path:
-    """The dbt project copied to a temp dir with the fixture seed (the real target/ stays untouched)."""
-    copy = tmp_path_factory.mktemp("dbt") / "dbt_project"
-    shutil.copytree(DBT_PROJECT_DIR, copy, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
-    (copy / "seeds").mkdir(exist_ok=True)
-    (copy / "seeds" / "ref_divisions.csv").write_text(SEED_CSV, encoding="utf-8")
-    return copy
-
-
-def run_dbt(project: Path, env: dict[str, str], *args: str) -> None:
-    """Run dbt in-process with the given environment; fail with the failing nodes' messages."""
-    from dbt.cli.main import dbtRunner
-
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        paths = ["--project-dir", str(project), "--profiles-dir", str(project)]
-        result = dbtRunner().invoke([*args, *paths, "--vars", json.dumps({"disclosure_policy": POLICY})])
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    failures = [
-        f"{r.node.unique_id}: {r.status} {r.message}"
-        for r in (result.result or [])
-        if str(r.status) not in ("success", "pass", "warn")
-    ]
-    assert result.success, f"dbt {' '.join(args)} failed: {result.exception or failures}"
+    """The dbt project copied with the fixture seed (the real target/ stays untouched)."""
+    return copy_project(tmp_path_factory.mktemp("dbt") / "dbt_project", {"ref_divisions": SEED_CSV})
 
 
 class Warehouse:
@@ -293,8 +215,8 @@ def duckdb_warehouse(project_copy, tmp_path_factory) -> Iterator[Warehouse]:
 
     path = tmp_path_factory.mktemp("duckdb") / "community.duckdb"
     with duckdb.connect(str(path)) as conn:
-        load_raw(conn, "?")
-    run_dbt(project_copy, {"CDW_WAREHOUSE_PATH": str(path)}, "build", "--target", "duckdb")
+        load_raw(conn, {"population_registry": register_rows()})
+    run_dbt(project_copy, {"CDW_WAREHOUSE_PATH": str(path)}, "build", "--target", "duckdb", dbt_vars=VARS)
 
     def query(sql: str) -> list[tuple]:
         with duckdb.connect(str(path)) as conn:
@@ -318,10 +240,10 @@ def postgres_warehouse(project_copy) -> Iterator[Warehouse]:
     try:
         conn = db.connect()
         try:
-            load_raw(conn, "%s")
+            load_raw(conn, {"population_registry": register_rows()})
         finally:
             conn.close()
-        run_dbt(project_copy, db.dbt_env(), "build", "--target", "postgres")
+        run_dbt(project_copy, db.dbt_env(), "build", "--target", "postgres", dbt_vars=VARS)
 
         def query(sql: str) -> list[tuple]:
             conn = db.connect()
@@ -353,12 +275,8 @@ def warehouse(request) -> Warehouse:
 @pytest.fixture(scope="module")
 def released(warehouse: Warehouse, project_copy: Path) -> Any:
     """The release step run on the built warehouse with the test build's policy (publishes marts.*)."""
-    from community_dw.disclosure.policy import DisclosurePolicy
-    from community_dw.disclosure.release import run_release
-
-    policy = DisclosurePolicy(k=POLICY["k"], protection_width=POLICY["protection_width"])
     with warehouse.backend() as backend:
-        return run_release(backend, project_copy / "target" / "manifest.json", policy)
+        return release(backend, project_copy, POLICY)
 
 
 # --- what the build must produce -----------------------------------------------------------------
@@ -431,7 +349,7 @@ def test_profile_candidate_accounts_for_every_present_resident_exactly(warehouse
 def test_release_publishes_the_profile_only_within_the_policy(warehouse: Warehouse, released: Any) -> None:
     """After the release step, marts.community_population_profile shows each cell's exact count or
     nothing, never a count of 1..k-1, and flags exactly what it withholds. (The release and its attacker
-    are tested in depth in tests/test_disclosure*.py.)"""
+    are tested in depth in tests/privacy/.)"""
     assert released.published and released.verdict == "pass", released.problems
     candidate = {
         tuple(r[:4]): tuple(r[4:6])
@@ -462,9 +380,8 @@ def test_release_publishes_the_profile_only_within_the_policy(warehouse: Warehou
 def test_every_model_column_is_documented_and_classified(
     duckdb_warehouse: Warehouse, project_copy: Path
 ) -> None:
-    import json
 
-    manifest = json.loads((project_copy / "target" / "manifest.json").read_text(encoding="utf-8"))
+    manifest = built_manifest(project_copy)
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
     assert models
     problems = []
@@ -497,7 +414,7 @@ def test_reference_seed_loads_and_passes_its_tests(tmp_path: Path) -> None:
     # Only the seed and the tests on it alone (cautious), built beside the project, not into its target/.
     selection = ["--select", "ref_divisions", "--indirect-selection", "cautious"]
     outputs = ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
-    run_dbt(DBT_PROJECT_DIR, env, "build", "--target", "duckdb", *selection, *outputs)
+    run_dbt(DBT_PROJECT_DIR, env, "build", "--target", "duckdb", *selection, *outputs, dbt_vars=VARS)
     import duckdb
 
     with duckdb.connect(env["CDW_WAREHOUSE_PATH"]) as conn:
