@@ -25,7 +25,8 @@ import pytest
 
 from community_dw import paths, warehouse
 from community_dw.orchestration import LOCAL_TZ
-from community_dw_tools.runner import interval_run_date, run_dag
+
+from support.airflow import interval_run_date, run_dag
 
 # A run that looks for another day's extract does not fail: its sensor reschedules for hours. The
 # thread method ends such a hang (signal-based timeouts are cancelled by Airflow's DAG-file parsing,

@@ -15,7 +15,8 @@ import pytest
 
 from community_dw import ingest, paths, warehouse
 from community_dw_tools.devserver.appeals_api import Faults
-from community_dw_tools.runner import appeals_api_server, hourly_run_date, interval_run_date, run_dag
+
+from support.airflow import appeals_api_server, hourly_run_date, interval_run_date, run_dag
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,8 @@ import pytest
 
 from community_dw import paths, warehouse
 from community_dw.contracts import get_contract
-from community_dw_tools.runner import interval_run_date, run_dag
+
+from support.airflow import interval_run_date, run_dag
 
 pytestmark = pytest.mark.e2e
 
