@@ -133,7 +133,7 @@ def _check_columns(found: list[str], contract: Contract, reject: _Rejector, part
         parts.append("missing columns: " + ", ".join(missing))
     if unexpected:
         parts.append("unexpected columns: " + ", ".join(unexpected))
-    where = f"part {part} " if part else ""
+    where = f"part {part} " if part else "the header "
     raise reject(
         "SCHEMA_DRIFT",
         f"{where}does not match the contract (" + "; ".join(parts) + "). Update the contract "

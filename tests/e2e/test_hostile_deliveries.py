@@ -26,6 +26,8 @@ from community_dw import ingest, paths
 from community_dw.contracts import get_contract
 from community_dw.errors import BatchRejected
 
+from support.identity import id_number
+
 DAY = dt.date(2026, 11, 25)
 NEXT = DAY + dt.timedelta(days=1)
 HOUR = dt.datetime(2026, 11, 25, 10)
@@ -572,13 +574,6 @@ def test_reporter_ids_are_normalized_and_validated(delivery, no_identifiers_leak
 # --- plausibility ---------------------------------------------------------------------------------
 
 
-def _id_number(birth: dt.date, sex: str) -> str:
-    """A GB 11643 ID number born on `birth` with a correct check digit (computed here, independently)."""
-    body = f"110105{birth:%Y%m%d}00{'1' if sex == '1' else '2'}"
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
-
-
 @pytest.mark.parametrize(
     "birth", [dt.date(2031, 5, 1), dt.date(1870, 1, 1)], ids=["born-in-the-future", "aged-156"]
 )
@@ -586,7 +581,7 @@ def test_an_implausible_birth_date_with_a_consistent_id_number_is_quarantined(
     delivery, no_identifiers_leak, birth
 ):
     header, rows = _csv_rows(delivery, "population_registry")
-    rows[0][header.index("公民身份号码")] = _id_number(birth, rows[0][header.index("性别")])
+    rows[0][header.index("公民身份号码")] = id_number(birth, rows[0][header.index("性别")])
     rows[0][header.index("出生日期")] = f"{birth:%Y%m%d}"
     _write_csv(delivery, "population_registry", header, rows)
     state, summary = delivery.ingest("population_registry")
