@@ -95,6 +95,7 @@ def publish(validation_result: Any, source: str, batch_id: str, run_id: str | No
         ValidationResultIdentifier,
     )
 
+    from community_dw.contracts import get_contract
     from community_dw.validation import load_suite
 
     context = _context()
@@ -114,8 +115,10 @@ def publish(validation_result: Any, source: str, batch_id: str, run_id: str | No
     site = site_dir()
     suite_page = site / "expectations" / f"{validation_result.suite_name}.html"
     suite_file = paths.EXPECTATIONS_DIR / f"{source}.json"
-    # The suite's page changes only with its file; the result page and the index change every batch.
-    stale = not suite_page.exists() or suite_page.stat().st_mtime < suite_file.stat().st_mtime
+    # The suite's page changes only with its file and its contract (the generic rules come from the
+    # contract); the result page and the index change every batch.
+    sources_changed = max(suite_file.stat().st_mtime, get_contract(source).path.stat().st_mtime)
+    stale = not suite_page.exists() or suite_page.stat().st_mtime < sources_changed
     keys = [suite_key, result_key] if stale else [result_key]
     context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=keys)
     pages = [site / "index.html"]

@@ -39,7 +39,7 @@ def first_reason_per_cell(problems: list[RowProblem]) -> list[RowProblem]:
 
 
 def split_rows(table: pa.Table, problems: list[RowProblem]) -> Split:
-    """Accepted rows, and quarantined rows with a `_reasons` column such as `ID_CHECKSUM(id_checksum_valid)`."""
+    """Accepted rows, and quarantined rows with a `_reasons` column such as `ID_CHECKSUM(resident_id)`."""
     problems = sorted(first_reason_per_cell(problems), key=lambda p: p.row)
     by_row: dict[int, list[str]] = defaultdict(list)
     for problem in problems:

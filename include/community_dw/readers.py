@@ -342,6 +342,9 @@ READERS: dict[str, Callable[[Path, Contract, str], RawBatch]] = {
     "parquet": read_parquet,
 }
 
+# Lines before the first record in the text formats (what `count_rows` subtracts).
+HEADER_LINES = {"csv": 1, "jsonl": 0, "json": 0}
+
 
 def read_landed(path: Path, contract: Contract, batch_id: str) -> RawBatch:
     """Read a landed file with the reader its contract's `format` names."""
@@ -359,7 +362,7 @@ def count_rows(path: Path, contract: Contract) -> int | None:
         return read_landed(path, contract, "count").table.num_rows
     except (BatchRejected, OSError, ValueError, TypeError, KeyError, pa.ArrowException):
         pass
-    if contract.format == "parquet":
+    if contract.format not in HEADER_LINES:  # binary formats have no lines to count
         return None
     lines = sum(1 for line in path.read_bytes().split(b"\n") if line.strip())
-    return max(lines - 1, 0) if contract.format == "csv" else lines
+    return max(lines - HEADER_LINES[contract.format], 0)
