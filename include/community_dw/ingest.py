@@ -31,7 +31,7 @@ from community_dw.privacy import protect_identities as protect_table
 from community_dw.pseudonymize import Pseudonymizer, fingerprint
 from community_dw.quarantine import split_rows
 from community_dw.readers import count_rows
-from community_dw.staging import stage, staged, work_folder
+from community_dw.staging import discard, folder_at, stage, staged, work_folder
 from community_dw.transports import transport_for
 from community_dw.transports.base import LandedBatch
 from community_dw.validation import run_gate
@@ -115,6 +115,7 @@ def _recording_rejections(landed: LandedBatch, run_id: str | None, step, *args):
         return step(contract, landed, *args, run_id)
     except BatchRejected as rejection:
         ledger.record_rejection(contract, rejection, run_id, landed)
+        discard(work_folder(landed.batch_id))
         raise
 
 
@@ -196,7 +197,7 @@ def _protect(contract: Contract, landed: LandedBatch, _landed: LandedBatch, run_
 
 
 def _validate(contract: Contract, landed: LandedBatch, protected: ProtectedBatch, run_id) -> ValidatedBatch:
-    work = Path(protected.work_dir)
+    work = folder_at(protected.work_dir)
     table = staged(work / "protected.arrow")
     read_problems = _problems_from(staged(work / "read_problems.arrow"))
     reject = _rejector(contract, landed, protected.received_rows)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from community_dw import ledger, warehouse
 from community_dw.clock import utc_now
 from community_dw.contracts import get_contract
-from community_dw.staging import staged
+from community_dw.staging import discard, folder_at, staged
 from community_dw.transports.base import LandedBatch
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ def load(validated: ValidatedBatch, run_id: str | None = None) -> dict:
     """Replace the batch in raw, quarantine and audit in one transaction; return its counts."""
     landed = LandedBatch.from_dict(validated.landed)
     contract = get_contract(landed.source)
-    work = Path(validated.work_dir)
+    work = folder_at(validated.work_dir)
     batch = [landed.batch_id]
     now = utc_now()
     with warehouse.connection() as con:
@@ -89,7 +88,7 @@ def load(validated: ValidatedBatch, run_id: str | None = None) -> dict:
         except BaseException:
             con.execute("rollback")
             raise
-    (work / "vault.arrow").unlink(missing_ok=True)
+    discard(work)
     summary = {
         "source": contract.name,
         "batch_id": landed.batch_id,
