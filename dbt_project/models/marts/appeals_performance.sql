@@ -48,14 +48,9 @@ weekly as (
 final as (
 
     select
-        {{ dbt.cast('communities.district_code', dbt.type_string()) }} as district_code,
-        {{ dbt.cast('communities.district_name', dbt.type_string()) }} as district_name,
-        {{ dbt.cast('communities.street_code', dbt.type_string()) }} as street_code,
-        {{ dbt.cast('communities.street_name', dbt.type_string()) }} as street_name,
-        {{ dbt.cast('weekly.community_code', dbt.type_string()) }} as community_code,
-        {{ dbt.cast('communities.community_name', dbt.type_string()) }} as community_name,
+        {{ community_hierarchy_columns('weekly.community_code') }},
         cast(weekly.received_week_start as date) as week_start,
-        {{ dbt.cast('weekly.category_code', dbt.type_string()) }} as category_code,
+        weekly.category_code,
         {{ dbt.cast('weekly.tickets_received', dbt.type_bigint()) }} as tickets_received,
         {{ dbt.cast('weekly.tickets_responded', dbt.type_bigint()) }} as tickets_responded,
         {{ dbt.cast('weekly.tickets_resolved', dbt.type_bigint()) }} as tickets_resolved,

@@ -18,16 +18,11 @@ communities as (
 final as (
 
     select
-        {{ dbt.cast('communities.district_code', dbt.type_string()) }} as district_code,
-        {{ dbt.cast('communities.district_name', dbt.type_string()) }} as district_name,
-        {{ dbt.cast('communities.street_code', dbt.type_string()) }} as street_code,
-        {{ dbt.cast('communities.street_name', dbt.type_string()) }} as street_name,
-        {{ dbt.cast('cell_counts.community_code', dbt.type_string()) }} as community_code,
-        {{ dbt.cast('communities.community_name', dbt.type_string()) }} as community_name,
+        {{ community_hierarchy_columns('cell_counts.community_code') }},
         cast(cell_counts.snapshot_date as date) as snapshot_date,
-        {{ dbt.cast('cell_counts.age_band', dbt.type_string()) }} as age_band,
-        {{ dbt.cast('cell_counts.sex', dbt.type_string()) }} as sex,
-        {{ dbt.cast('cell_counts.residence_type', dbt.type_string()) }} as residence_type,
+        cell_counts.age_band,
+        cell_counts.sex,
+        cell_counts.residence_type,
         {{ dbt.cast('cell_counts.resident_count', dbt.type_bigint()) }} as resident_count,
         {{ dbt.cast('cell_counts.household_count', dbt.type_bigint()) }} as household_count,
         false as is_suppressed,

@@ -160,16 +160,17 @@ alerts as (
 final as (
 
     select
-        {{ dbt.cast('divisions.street_code', dbt.type_string()) }} as street_code,
-        {{ dbt.cast('divisions.street_name', dbt.type_string()) }} as street_name,
-        {{ dbt.cast('substr(alerts.grid_code, 1, 12)', dbt.type_string()) }} as community_code,
-        {{ dbt.cast('divisions.community_name', dbt.type_string()) }} as community_name,
-        {{ dbt.cast('alerts.grid_code', dbt.type_string()) }} as grid_code,
-        {{ dbt.cast('divisions.grid_name', dbt.type_string()) }} as grid_name,
+        {{ community_hierarchy_columns(
+            'substr(alerts.grid_code, 1, 12)',
+            divisions='divisions',
+            columns=['street_code', 'street_name', 'community_code', 'community_name']
+        ) }},
+        alerts.grid_code,
+        divisions.grid_name,
         cast(alerts.hour_start as {{ dbt.type_timestamp() }}) as hour_start,
         cast(alerts.presence_date as date) as alert_date,
         {{ dbt.cast('alerts.hour_of_day', dbt.type_int()) }} as hour_of_day,
-        {{ dbt.cast('alerts.user_type', dbt.type_string()) }} as user_type,
+        alerts.user_type,
         {{ dbt.cast('alerts.devices_present', dbt.type_bigint()) }} as devices_present,
         case
             when not alerts.is_baseline_suppressed then alerts.published_usual_devices
@@ -178,7 +179,7 @@ final as (
             when not alerts.is_baseline_suppressed
                 then {{ safe_ratio('alerts.devices_present', 'alerts.published_usual_devices', 2) }}
         end as excess_ratio,
-        {{ dbt.cast('alerts.baseline_method', dbt.type_string()) }} as baseline_method,
+        alerts.baseline_method,
         {{ dbt.cast('alerts.baseline_hours', dbt.type_int()) }} as baseline_hours,
         {{ dbt.cast(factor, type_double()) }} as alert_factor,
         false as is_suppressed,

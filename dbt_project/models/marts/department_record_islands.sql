@@ -35,12 +35,11 @@ counted as (
 final as (
 
     select
-        {{ dbt.cast('flagged.department', dbt.type_string()) }} as department,
-        {{ dbt.cast('communities.district_code', dbt.type_string()) }} as district_code,
-        {{ dbt.cast('communities.street_code', dbt.type_string()) }} as street_code,
-        {{ dbt.cast('communities.street_name', dbt.type_string()) }} as street_name,
-        {{ dbt.cast('flagged.community_code', dbt.type_string()) }} as community_code,
-        {{ dbt.cast('communities.community_name', dbt.type_string()) }} as community_name,
+        flagged.department,
+        {{ community_hierarchy_columns(
+            'flagged.community_code',
+            columns=['district_code', 'street_code', 'street_name', 'community_code', 'community_name']
+        ) }},
         {{ dbt.cast('flagged.records', dbt.type_bigint()) }} as records,
         {{ dbt.cast('flagged.unmatched_records', dbt.type_bigint()) }} as unmatched_records,
         {{ dbt.cast('flagged.unmatched_residents', dbt.type_bigint()) }} as unmatched_residents,

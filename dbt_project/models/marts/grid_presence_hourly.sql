@@ -37,12 +37,13 @@ grid_hours as (
 final as (
 
     select
-        {{ dbt.cast('divisions.street_code', dbt.type_string()) }} as street_code,
-        {{ dbt.cast('divisions.street_name', dbt.type_string()) }} as street_name,
-        {{ dbt.cast('substr(grid_hours.grid_code, 1, 12)', dbt.type_string()) }} as community_code,
-        {{ dbt.cast('divisions.community_name', dbt.type_string()) }} as community_name,
-        {{ dbt.cast('grid_hours.grid_code', dbt.type_string()) }} as grid_code,
-        {{ dbt.cast('divisions.grid_name', dbt.type_string()) }} as grid_name,
+        {{ community_hierarchy_columns(
+            'substr(grid_hours.grid_code, 1, 12)',
+            divisions='divisions',
+            columns=['street_code', 'street_name', 'community_code', 'community_name']
+        ) }},
+        grid_hours.grid_code,
+        divisions.grid_name,
         cast(grid_hours.hour_start as {{ dbt.type_timestamp() }}) as hour_start,
         cast(grid_hours.hour_start as date) as presence_date,
         {{ dbt.cast('extract(hour from grid_hours.hour_start)', dbt.type_int()) }} as hour_of_day,

@@ -69,12 +69,7 @@ joined as (
 final as (
 
     select
-        {{ dbt.cast('communities.district_code', dbt.type_string()) }} as district_code,
-        {{ dbt.cast('communities.district_name', dbt.type_string()) }} as district_name,
-        {{ dbt.cast('communities.street_code', dbt.type_string()) }} as street_code,
-        {{ dbt.cast('communities.street_name', dbt.type_string()) }} as street_name,
-        {{ dbt.cast('flagged.community_code', dbt.type_string()) }} as community_code,
-        {{ dbt.cast('communities.community_name', dbt.type_string()) }} as community_name,
+        {{ community_hierarchy_columns('flagged.community_code') }},
         cast(flagged.snapshot_date as date) as snapshot_date,
         {{ dbt.cast('flagged.registered_residents', dbt.type_bigint()) }} as registered_residents,
         {{ dbt.cast('flagged.nights_observed', dbt.type_int()) }} as nights_observed,

@@ -20,15 +20,10 @@ communities as (
 final as (
 
     select
-        {{ dbt.cast('communities.district_code', dbt.type_string()) }} as district_code,
-        {{ dbt.cast('communities.district_name', dbt.type_string()) }} as district_name,
-        {{ dbt.cast('communities.street_code', dbt.type_string()) }} as street_code,
-        {{ dbt.cast('communities.street_name', dbt.type_string()) }} as street_name,
-        {{ dbt.cast('flagged.community_code', dbt.type_string()) }} as community_code,
-        {{ dbt.cast('communities.community_name', dbt.type_string()) }} as community_name,
+        {{ community_hierarchy_columns('flagged.community_code') }},
         cast(flagged.as_of_date as date) as as_of_date,
-        {{ dbt.cast('flagged.need_group', dbt.type_string()) }} as need_group,
-        {{ dbt.cast('flagged.need_source', dbt.type_string()) }} as need_source,
+        flagged.need_group,
+        flagged.need_source,
         {{ var('service_window_days') | int }} as service_window_days,
         {{ dbt.cast('flagged.people_in_need', dbt.type_bigint()) }} as people_in_need,
         {{ dbt.cast('flagged.people_served', dbt.type_bigint()) }} as people_served,
