@@ -245,15 +245,6 @@ def postgres_warehouse(project_copy) -> Iterator[Warehouse]:
             conn.close()
         run_dbt(project_copy, db.dbt_env(), "build", "--target", "postgres", dbt_vars=VARS)
 
-        def query(sql: str) -> list[tuple]:
-            conn = db.connect()
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(sql)
-                    return cur.fetchall()
-            finally:
-                conn.close()
-
         @contextmanager
         def backend() -> Iterator[PostgresBackend]:
             conn = db.connect()
@@ -262,7 +253,7 @@ def postgres_warehouse(project_copy) -> Iterator[Warehouse]:
             finally:
                 conn.close()
 
-        yield Warehouse(query, backend)
+        yield Warehouse(db.query, backend)
     finally:
         drop_database(db)
 

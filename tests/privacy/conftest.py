@@ -97,13 +97,7 @@ class PgWarehouse:
     project: Path
 
     def query(self, sql: str) -> list[tuple]:
-        conn = self.db.connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-                return cur.fetchall()
-        finally:
-            conn.close()
+        return self.db.query(sql)
 
     def login(self, user: str):
         """A connection as one of the test's LOGIN users."""

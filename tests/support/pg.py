@@ -53,6 +53,26 @@ class PgParams:
             **kwargs,
         )
 
+    def query(self, sql: str) -> list[tuple]:
+        """The rows of one statement, on a connection of its own (closed after)."""
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
+    def execute_autocommit(self, sql: str) -> None:
+        """Run one statement outside a transaction (CREATE and DROP DATABASE refuse to run inside one)."""
+        conn = self.connect()
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(sql)
+        finally:
+            conn.close()
+
     def dbt_env(self) -> dict[str, str]:
         """Environment for the `postgres` target of dbt_project/profiles.yml."""
         return {
@@ -113,22 +133,11 @@ def postgres_server() -> PgParams:
 def fresh_database(params: PgParams, prefix: str = "cdw_test") -> PgParams:
     """Create a new, uniquely named database on the server and return its parameters."""
     name = f"{prefix}_{secrets.token_hex(4)}"
-    conn = params.connect()
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'create database "{name}"')
-    finally:
-        conn.close()
+    params.execute_autocommit(f'create database "{name}"')
     return replace(params, dbname=name)
 
 
 def drop_database(params: PgParams, maintenance_db: str = "postgres") -> None:
     """Drop a database made by fresh_database (closing any sessions still on it)."""
-    conn = replace(params, dbname=maintenance_db).connect()
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'drop database if exists "{params.dbname}" with (force)')
-    finally:
-        conn.close()
+    maintenance = replace(params, dbname=maintenance_db)
+    maintenance.execute_autocommit(f'drop database if exists "{params.dbname}" with (force)')

@@ -144,13 +144,7 @@ class Release:
 
     def query(self, sql: str) -> list[tuple]:
         """As the PostgreSQL superuser (engineer side): catalog look-ups that set up or score attacks."""
-        conn = self.pg.connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-                return cur.fetchall()
-        finally:
-            conn.close()
+        return self.pg.query(sql)
 
     def analyst_connection(self):
         user, password = self.analyst_login
