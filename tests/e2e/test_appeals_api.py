@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,83 +23,11 @@ from community_dw.transports.base import sha256_of
 from community_dw.transports.http_api import ApiError, RetryPolicy
 from community_dw_tools.devserver.appeals_api import Faults, serve
 
-TOKEN = "test-bearer-token-0123456789"
-BASE = datetime(2026, 11, 1, 8, 0, 0)  # local time (UTC+8), as the feed writes it
+from support.appeals_api import BASE, TOKEN, api_time, connect, expected, write_tickets
+
 FAST = RetryPolicy(max_attempts=4, backoff_seconds=0.05, timeout_seconds=5.0)
-TEXTS = ("楼道灯坏了一个多月，请物业维修。", "夜间施工噪音很大，影响休息。", "电梯经常故障停运。")
 
-
-def _fmt(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def make_versions(count: int = 300) -> list[dict]:
-    """`count` ticket versions from 08:00 on, two per timestamp (so ticket_id breaks ties)."""
-    versions = []
-    for i in range(count):
-        ticket = f"T20261101{(i * 7919) % 120:05d}"
-        updated = BASE + timedelta(seconds=(i // 2) * 97)
-        versions.append(
-            {
-                "ticket_id": ticket,
-                "channel": "hotline_12345",
-                "category_code": "PROP",
-                "description": TEXTS[i % len(TEXTS)],
-                "community_code": "330106001001",
-                "grid_code": "330106001001001",
-                "reporter_phone": "13812345678",
-                "reporter_id": None,
-                "received_at": _fmt(BASE - timedelta(hours=1)),
-                "dispatched_at": None,
-                "responded_at": None,
-                "resolved_at": None,
-                "status": "received",
-                "satisfaction": None,
-                "updated_at": _fmt(updated),
-            }
-        )
-    return versions
-
-
-def expected(versions: list[dict], start: datetime, end: datetime) -> list[dict]:
-    unique = {(v["ticket_id"], v["updated_at"]): v for v in versions}
-    chosen = [v for v in unique.values() if _fmt(start) <= v["updated_at"] < _fmt(end)]
-    return sorted(chosen, key=lambda v: (v["updated_at"], v["ticket_id"]))
-
-
-def write_tickets(path: Path, versions: list[dict]) -> Path:
-    shuffled = list(versions)
-    random.Random(7).shuffle(shuffled)  # the server must order them itself
-    path.write_text(json.dumps(shuffled, ensure_ascii=False), encoding="utf-8")
-    return path
-
-
-@pytest.fixture
-def versions() -> list[dict]:
-    return make_versions()
-
-
-@pytest.fixture
-def tickets(tmp_path: Path, versions: list[dict]) -> Path:
-    return write_tickets(tmp_path / "tickets.json", versions)
-
-
-@pytest.fixture(autouse=True)
-def isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CDW_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CDW_LANDING_DIR", str(tmp_path / "landing"))
-
-
-def connect(monkeypatch: pytest.MonkeyPatch, server, password: str = TOKEN) -> None:
-    """Define the Airflow connection the client reads, as a deployment would (JSON form)."""
-    conn = {
-        "conn_type": "http",
-        "host": "127.0.0.1",
-        "port": server.port,
-        "schema": "http",
-        "password": password,
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_CDW_APPEALS_API", json.dumps(conn))
+pytestmark = pytest.mark.usefixtures("isolated_data")
 
 
 def as_jsonl(contract):
@@ -123,7 +50,7 @@ def test_server_pages_filters_and_orders(tickets: Path, versions: list[dict]) ->
         while page is not None:
             body = api_get(
                 server,
-                updated_since=_fmt(start),
+                updated_since=api_time(start),
                 updated_until=(end - timedelta(hours=8)).isoformat() + "+00:00",  # same instant, in UTC
                 page=page,
                 page_size=40,
@@ -133,8 +60,10 @@ def test_server_pages_filters_and_orders(tickets: Path, versions: list[dict]) ->
             got += body["items"]
             page = body["next_page"]
         assert got == want
-        assert got[0]["updated_at"] == _fmt(start)  # since is inclusive
-        assert want[-1]["updated_at"] < _fmt(end) in {v["updated_at"] for v in versions}  # until is exclusive
+        assert got[0]["updated_at"] == api_time(start)  # since is inclusive
+        assert (
+            want[-1]["updated_at"] < api_time(end) in {v["updated_at"] for v in versions}
+        )  # until is exclusive
         keys = [(v["updated_at"], v["ticket_id"]) for v in got]
         assert keys == sorted(keys)
 

@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_appeals_api import BASE, TOKEN, connect, expected, make_versions, write_tickets
 
 from community_dw import ingest, paths, warehouse
 from community_dw.contracts import get_contract
@@ -22,24 +21,13 @@ from community_dw.transports import http_api
 from community_dw.transports.http_api import API_CONTRACT, ApiError, DeadlineExceeded, RetryPolicy
 from community_dw_tools.devserver.appeals_api import CONTRACT_BREACHES, Faults, serve
 
+from support.appeals_api import BASE, TOKEN, connect, expected
+
 PHONE = "13812345678"  # every synthetic version's reporter_phone: must never reach the audit trail
 PAGE_SIZE = 25
 
 
-@pytest.fixture(autouse=True)
-def isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CDW_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CDW_LANDING_DIR", str(tmp_path / "landing"))
-
-
-@pytest.fixture
-def versions() -> list[dict]:
-    return make_versions()
-
-
-@pytest.fixture
-def tickets(tmp_path: Path, versions: list[dict]) -> Path:
-    return write_tickets(tmp_path / "tickets.json", versions)
+pytestmark = pytest.mark.usefixtures("isolated_data")
 
 
 @pytest.fixture
