@@ -23,38 +23,20 @@ from community_dw.contracts import (
     parse_contract,
 )
 
+from support.contracts import write_contract
+
 PACKAGE = Path(normalize.__file__).parent
 
 
 def _contract(tmp_path: Path, contract: dict | None = None, column_meta: dict | None = None) -> Path:
     """A minimal valid file-drop contract, with `contract` and `column_meta` merged in."""
-    meta = {
-        "producer": "a bureau",
-        "transport": "file_drop",
-        "format": "csv",
-        "encoding": "utf-8",
-        "schedule": "@daily",
-        "schema_contract": {"columns": "freeze", "data_type": "quarantine"},
-        "primary_key": ["case_id"],
-        "file_pattern": "cases_{ds_nodash}.csv",
-        "retention": {"landing_days": 7},
-        **(contract or {}),
-    }
     column = {
         "name": "case_id",
         "data_type": "varchar",
         "description": "Case number.",
         "meta": {"privacy": "none", "required": True, **(column_meta or {})},
     }
-    document = {
-        "version": 2,
-        "sources": [
-            {"name": "cases", "meta": {"contract": meta}, "tables": [{"name": "cases", "columns": [column]}]}
-        ],
-    }
-    path = tmp_path / "cases.yml"
-    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-    return path
+    return write_contract(tmp_path / "cases.yml", [column], **(contract or {}))
 
 
 def _raw_contract_files() -> list[tuple[str, dict]]:

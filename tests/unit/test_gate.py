@@ -12,13 +12,14 @@ import json
 
 import pyarrow as pa
 import pytest
-import yaml
 from stdnum.cn import ric
 
 from community_dw import paths, validation
 from community_dw.clock import local_now
 from community_dw.contracts import SOURCE_ROW, Contract, parse_contract
 from community_dw.validation import door_problems, load_suite, run_gate
+
+from support.contracts import write_contract
 
 AS_OF = dt.date(2026, 11, 25)
 
@@ -27,69 +28,37 @@ AS_OF = dt.date(2026, 11, 25)
 def contract(tmp_path, monkeypatch) -> Contract:
     """Contract `cases` (key case_id + updated_at, a plausible birth date) and its suite file."""
     column = {"privacy": "none"}
-    document = {
-        "version": 2,
-        "sources": [
-            {
-                "name": "cases",
-                "meta": {
-                    "contract": {
-                        "producer": "a bureau",
-                        "transport": "file_drop",
-                        "format": "csv",
-                        "encoding": "utf-8",
-                        "schedule": "@daily",
-                        "schema_contract": {"columns": "freeze", "data_type": "quarantine"},
-                        "primary_key": ["case_id", "updated_at"],
-                        "file_pattern": "cases_{ds_nodash}.csv",
-                        "retention": {"landing_days": 7},
-                    }
-                },
-                "tables": [
-                    {
-                        "name": "cases",
-                        "columns": [
-                            {
-                                "name": "case_id",
-                                "data_type": "varchar",
-                                "description": "x",
-                                "meta": {**column, "required": True},
-                            },
-                            {
-                                "name": "updated_at",
-                                "data_type": "timestamp",
-                                "description": "x",
-                                "meta": {**column, "required": True},
-                            },
-                            {
-                                "name": "birth_date",
-                                "data_type": "date",
-                                "description": "x",
-                                "meta": {**column, "plausible": {"not_future": True, "max_age_years": 120}},
-                            },
-                            {
-                                "name": "reporter_id",
-                                "data_type": "varchar",
-                                "description": "x",
-                                "meta": {
-                                    "privacy": "direct",
-                                    "pseudonym_domain": "resident",
-                                    "normalize": "id_number",
-                                    "validate": "id_number",
-                                    "plausible": {"not_future": True, "max_age_years": 120},
-                                },
-                            },
-                            {"name": "amount", "data_type": "integer", "description": "x", "meta": column},
-                        ],
-                    }
-                ],
-            }
-        ],
-    }
+    columns = [
+        {"name": "case_id", "data_type": "varchar", "description": "x", "meta": {**column, "required": True}},
+        {
+            "name": "updated_at",
+            "data_type": "timestamp",
+            "description": "x",
+            "meta": {**column, "required": True},
+        },
+        {
+            "name": "birth_date",
+            "data_type": "date",
+            "description": "x",
+            "meta": {**column, "plausible": {"not_future": True, "max_age_years": 120}},
+        },
+        {
+            "name": "reporter_id",
+            "data_type": "varchar",
+            "description": "x",
+            "meta": {
+                "privacy": "direct",
+                "pseudonym_domain": "resident",
+                "normalize": "id_number",
+                "validate": "id_number",
+                "plausible": {"not_future": True, "max_age_years": 120},
+            },
+        },
+        {"name": "amount", "data_type": "integer", "description": "x", "meta": column},
+    ]
     contracts = tmp_path / "contracts"
     contracts.mkdir()
-    path = contracts / "cases.yml"
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    path = write_contract(contracts / "cases.yml", columns, primary_key=["case_id", "updated_at"])
     suites = tmp_path / "expectations"
     suites.mkdir()
     (suites / "cases.json").write_text(
