@@ -6,14 +6,16 @@ Reads: raw.*, seeds. Writes: staging, intermediate, snapshots, candidate_marts, 
 then marts and analyst (the release), the analyst file on DuckDB, and audit.release_audits.
 First declares every contract's raw table (so a source that has not delivered yet is an empty table,
 not a failed build); each model's dbt tests run right after it; a failing test stops its dependants.
-The release is published only when its disclosure audit passes.
+The release is published only when its disclosure audit passes. Every task writes the warehouse (dbt opens
+the DuckDB file for writing, its tests too): on DuckDB each takes the writer pool's one slot, so they
+queue instead of failing on the file's lock; on PostgreSQL they run in parallel.
 """
 
 from airflow.sdk import DAG, AssetAny, chain, task
 from cosmos import DbtTaskGroup
 
 from community_dw.contracts import load_contracts
-from community_dw.orchestration import DEFAULT_ARGS, START_DATE, raw_asset
+from community_dw.orchestration import DEFAULT_ARGS, START_DATE, raw_asset, warehouse_writer
 from community_dw.orchestration.warehouse_build import (
     EXECUTION_CONFIG,
     PROFILE_CONFIG,
@@ -24,12 +26,12 @@ from community_dw.orchestration.warehouse_build import (
 from community_dw.orchestration.warehouse_build import publish_release as _publish_release
 
 
-@task
+@task(**warehouse_writer())
 def publish_release() -> dict:
     return _publish_release()
 
 
-@task
+@task(**warehouse_writer())
 def declare_raw_tables() -> list[str]:
     from community_dw import warehouse
 
@@ -53,5 +55,6 @@ with DAG(
         profile_config=PROFILE_CONFIG,
         render_config=RENDER_CONFIG,
         execution_config=EXECUTION_CONFIG,
+        operator_args=warehouse_writer(),
     )
     chain(declare_raw_tables(), dbt, publish_release())

@@ -12,8 +12,8 @@ from community_dw import paths
 
 
 def configure(home: Path | None = None) -> Path:
-    """Point Airflow at a git-ignored home under the project and at this repository's DAGs."""
-    home = (home or paths.PROJECT_ROOT / ".airflow").resolve()
+    """Point Airflow at a git-ignored home under the project (or CDW_AIRFLOW_HOME) and this repository's DAGs."""
+    home = (home or Path(os.environ.get("CDW_AIRFLOW_HOME", paths.PROJECT_ROOT / ".airflow"))).resolve()
     home.mkdir(parents=True, exist_ok=True)
     os.environ["AIRFLOW_HOME"] = str(home)
     os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(paths.DAGS_DIR))
@@ -23,11 +23,27 @@ def configure(home: Path | None = None) -> Path:
     os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}")
     os.environ.setdefault("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(home / "logs"))
     os.environ.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
+    os.environ.setdefault("AIRFLOW__API__WORKERS", "1")  # one api-server process is plenty locally
     return home
 
 
 def migrate() -> None:
-    """Create or upgrade the metadata database (idempotent)."""
+    """Create or upgrade the metadata database and the project's pools (idempotent)."""
     from airflow.utils import db
 
     db.initdb()
+    ensure_pools()
+
+
+def ensure_pools() -> None:
+    """Create the pools the DAGs name (the warehouse writer pool), or reset their size (idempotent)."""
+    from airflow.models.pool import Pool
+
+    from community_dw.orchestration.common import WAREHOUSE_WRITER_POOL, WAREHOUSE_WRITER_SLOTS
+
+    Pool.create_or_update_pool(
+        WAREHOUSE_WRITER_POOL,
+        slots=WAREHOUSE_WRITER_SLOTS,
+        description="Tasks that write the DuckDB warehouse file, one at a time (its single writer)",
+        include_deferred=False,
+    )

@@ -4,6 +4,22 @@ Only `airflow.sdk` and the light parts of this package are imported at DAG-parse
 imports what it needs (pyarrow, Great Expectations, dbt) when it runs.
 """
 
-from community_dw.orchestration.common import DEFAULT_ARGS, LOCAL_TZ, START_DATE, raw_asset, schedule_for
+from community_dw.orchestration.common import (
+    DEFAULT_ARGS,
+    LOCAL_TZ,
+    START_DATE,
+    WAREHOUSE_WRITER_POOL,
+    raw_asset,
+    schedule_for,
+    warehouse_writer,
+)
 
-__all__ = ["DEFAULT_ARGS", "LOCAL_TZ", "START_DATE", "raw_asset", "schedule_for"]
+__all__ = [
+    "DEFAULT_ARGS",
+    "LOCAL_TZ",
+    "START_DATE",
+    "WAREHOUSE_WRITER_POOL",
+    "raw_asset",
+    "schedule_for",
+    "warehouse_writer",
+]

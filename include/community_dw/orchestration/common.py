@@ -1,8 +1,11 @@
-"""Conventions every DAG shares: owner, retries, time zone, schedules and the raw-table Assets."""
+"""Conventions every DAG shares: owner, retries, time zone, schedules, the raw-table Assets and the
+pool that queues the warehouse's writers on DuckDB."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable
@@ -28,3 +31,21 @@ def raw_asset(source: str) -> Asset:
 def schedule_for(contract: Contract) -> CronDataIntervalTimetable:
     """A timetable with data intervals in local time, so each run owns exactly one extract."""
     return CronDataIntervalTimetable(contract.schedule, timezone=LOCAL_TZ)
+
+
+# DuckDB has a single writer: the tasks that write the warehouse file (loads, dbt, the release,
+# retention) take a slot of this one-slot pool, so they queue instead of failing on the file's lock.
+# `cdw airflow` creates it (community_dw.airflow_home.ensure_pools).
+WAREHOUSE_WRITER_POOL = "cdw_warehouse_writer"
+WAREHOUSE_WRITER_SLOTS = 1
+
+
+def warehouse_has_one_writer() -> bool:
+    """True unless CDW_WAREHOUSE_URL names a PostgreSQL warehouse (unset: the embedded DuckDB file)."""
+    return not urlsplit(os.environ.get("CDW_WAREHOUSE_URL", "")).scheme.startswith("postgres")
+
+
+def warehouse_writer() -> dict:
+    """Operator arguments of a task that writes the warehouse: the writer pool on DuckDB; none on
+    PostgreSQL, where such tasks run in parallel. Decided when the DAG is parsed."""
+    return {"pool": WAREHOUSE_WRITER_POOL} if warehouse_has_one_writer() else {}

@@ -6,7 +6,9 @@
 vault pairs travel in an owner-only file). A batch rejected by a critical rule fails its task without
 retries (retrying cannot fix a bad file) and names the file, row, column and rule; the rejection is
 already in the ledger when the task fails. A transport that answers on demand (an API) has no sensor:
-the run starts once its interval has closed.
+the run starts once its interval has closed. The tasks may run on different workers: the batch travels
+between them through the staging store (`community_dw.staging`). On DuckDB, validate_batch and
+load_batch take the warehouse writer pool's one slot (`common.warehouse_writer`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from airflow.sdk import DAG, chain, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from community_dw.contracts import get_contract
-from community_dw.orchestration.common import DEFAULT_ARGS, START_DATE, raw_asset, schedule_for
+from community_dw.orchestration.common import (
+    DEFAULT_ARGS,
+    START_DATE,
+    raw_asset,
+    schedule_for,
+    warehouse_writer,
+)
 
 
 def _fail_fast_on_rejection(func, *args, **kwargs):
@@ -58,14 +66,15 @@ def ingestion_tasks(source: str, delivery_timeout: timedelta = timedelta(hours=6
             ingest.protect_identities, LandedBatch.from_dict(landed), run_id
         ).to_dict()
 
-    @task(task_id="validate_batch")
+    # Both write the warehouse: the gate's outcomes (audit.dq_results), then the batch.
+    @task(task_id="validate_batch", **warehouse_writer())
     def validate_batch(protected: dict, run_id=None) -> dict:
         from community_dw import ingest
 
         batch = ingest.ProtectedBatch.from_dict(protected)
         return _fail_fast_on_rejection(ingest.validate, batch, run_id).to_dict()
 
-    @task(task_id="load_batch", outlets=[raw_asset(source)])
+    @task(task_id="load_batch", outlets=[raw_asset(source)], **warehouse_writer())
     def load_batch(validated: dict, run_id=None) -> dict:
         from community_dw import ingest
 

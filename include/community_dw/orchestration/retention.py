@@ -4,7 +4,8 @@
 
 Each task purges what its contract's `retention` says is past its window as of the run's logical date
 (see `community_dw.retention`) and returns what it removed; every removal is also in audit.purge_log.
-They run in a chain because the DuckDB warehouse has a single writer.
+They run in a chain, and on DuckDB in the warehouse writer pool (`common.warehouse_writer`), because the
+DuckDB warehouse has a single writer.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 from airflow.sdk import chain, task
 
 from community_dw.contracts import load_contracts
+from community_dw.orchestration.common import warehouse_writer
 
 
 def _purge_task(source: str):
-    @task(task_id=f"purge_{source}")
+    @task(task_id=f"purge_{source}", **warehouse_writer())
     def purge(logical_date=None, dag_run=None, run_id=None) -> list[dict]:
         from community_dw import retention
 
