@@ -1,7 +1,7 @@
 {#- Flows must explain the change in presence: for every grid and delivered hour whose previous hour
     was delivered, devices now - devices the hour before = inflow - outflow (carriers give a device
-    one user type per grid). The mart (a candidate) must show the exact total of every grid-hour.
-    Returns one row per violation. -#}
+    one user type per grid). The mart (a candidate) must show the exact total of every grid-hour (a
+    grid-hour it lacks, or shows with another total, is a violation). Returns one row per violation. -#}
 
 with
 
@@ -51,23 +51,41 @@ balance_check as (
 
 ),
 
+exact_totals as (
+
+    select
+        grid_code,
+        hour_start,
+        devices_present as total_devices
+    from grid_hours
+
+),
+
+published_totals as (
+
+    select
+        grid_code,
+        hour_start,
+        total_devices
+    from published
+
+),
+
+missing_or_different as (
+
+    select * from exact_totals
+    except
+    select * from published_totals
+
+),
+
 published_check as (
 
     select
-        grid_hours.grid_code,
-        grid_hours.hour_start,
-        case
-            when published.grid_code is null then 'grid_hour_missing'
-            else 'total_mismatch'
-        end as violation
-    from grid_hours
-    left join published
-        on
-            grid_hours.grid_code = published.grid_code
-            and grid_hours.hour_start = published.hour_start
-    where
-        published.grid_code is null
-        or published.total_devices <> grid_hours.devices_present
+        grid_code,
+        hour_start,
+        'published_total_differs' as violation
+    from missing_or_different
 
 ),
 

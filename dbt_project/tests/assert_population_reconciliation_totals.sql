@@ -1,12 +1,14 @@
-{#- Population reconciliation (a candidate with exact values) must show, for every community, exactly
-    the present residents of the register profile counts and the average of the complete nights of
-    night-time resident devices. Returns one row per violation. -#}
+{#- Population reconciliation (a candidate with exact values) must show, for every community, the
+    present residents of the register, counted here straight from staging (the mart sums
+    int_population_profile_counts), and the complete nights with their average of night-time resident
+    devices, here as a total over a count (the mart averages). Returns one row per violation, also for
+    a community with present residents or a complete night that the mart lacks. -#}
 
 with
 
-profile_counts as (
+residents as (
 
-    select * from {{ ref('int_population_profile_counts') }}
+    select * from {{ ref('stg_population_registry') }}
 
 ),
 
@@ -22,60 +24,65 @@ reconciliation as (
 
 ),
 
-registered as (
+per_source as (
 
+    {#- One row per community and source, added up below: residents from the register, complete nights
+        and their device total from the night presence. #}
     select
         community_code,
-        sum(resident_count) as registered_residents
-    from profile_counts
+        count(*) as present_residents,
+        0 as complete_nights,
+        0 as night_device_total
+    from residents
+    where is_present
     group by community_code
 
-),
-
-nightly as (
+    union all
 
     select
         community_code,
-        count(*) as nights,
-        avg(resident_devices) as avg_devices
+        0 as present_residents,
+        sum(case when is_complete_night then 1 else 0 end) as complete_nights,
+        sum(case when is_complete_night then resident_devices else 0 end) as night_device_total
     from night_presence
-    where is_complete_night
     group by community_code
 
 ),
 
-checked as (
+exact as (
 
     select
-        reconciliation.community_code,
-        reconciliation.registered_residents as published_residents,
-        reconciliation.nights_observed,
-        reconciliation.avg_night_resident_devices as published_devices,
-        nightly.avg_devices as exact_devices,
-        coalesce(registered.registered_residents, 0) as exact_residents,
-        coalesce(nightly.nights, 0) as exact_nights
-    from reconciliation
-    left join registered
-        on reconciliation.community_code = registered.community_code
-    left join nightly
-        on reconciliation.community_code = nightly.community_code
+        community_code,
+        sum(present_residents) as present_residents,
+        sum(complete_nights) as complete_nights,
+        sum(night_device_total) as night_device_total
+    from per_source
+    group by community_code
+    having sum(present_residents) > 0 or sum(complete_nights) > 0
 
 ),
 
 final as (
 
     select
-        community_code,
+        exact.community_code,
         case
-            when nights_observed <> exact_nights then 'nights_mismatch'
-            when abs(published_devices - exact_devices) > 0.05 then 'devices_mismatch'
-            else 'residents_mismatch'
+            when reconciliation.community_code is null then 'community_missing'
+            when reconciliation.nights_observed <> exact.complete_nights then 'nights_mismatch'
+            when reconciliation.registered_residents <> exact.present_residents then 'residents_mismatch'
+            else 'devices_mismatch'
         end as violation
-    from checked
+    from exact
+    left join reconciliation
+        on exact.community_code = reconciliation.community_code
     where
-        nights_observed <> exact_nights
-        or abs(published_devices - exact_devices) > 0.05
-        or published_residents <> exact_residents
+        reconciliation.community_code is null
+        or reconciliation.nights_observed <> exact.complete_nights
+        or reconciliation.registered_residents <> exact.present_residents
+        or abs(
+            reconciliation.avg_night_resident_devices
+            - coalesce(1.0 * exact.night_device_total / nullif(exact.complete_nights, 0), 0)
+        ) > 0.05
 
 )
 
