@@ -8,21 +8,6 @@ residents as (
 
 ),
 
-present as (
-
-    select
-        community_code,
-        snapshot_date,
-        age_band,
-        sex,
-        residence_type,
-        resident_pid,
-        household_pid
-    from residents
-    where is_present
-
-),
-
 final as (
 
     select
@@ -33,7 +18,8 @@ final as (
         residence_type,
         {{ dbt.cast('count(*)', dbt.type_bigint()) }} as resident_count,
         {{ dbt.cast('count(distinct household_pid)', dbt.type_bigint()) }} as household_count
-    from present
+    from residents
+    where is_present
     group by
         community_code,
         snapshot_date,
