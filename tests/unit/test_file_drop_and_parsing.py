@@ -14,6 +14,8 @@ from community_dw.errors import BatchRejected
 from community_dw.parsing import parse_batch
 from community_dw.transports.file_drop import FileDrop
 
+from support.deliveries import register_row
+
 POP = get_contract("population_registry")
 
 
@@ -25,25 +27,7 @@ DAY = dt.date(2026, 11, 25)
 
 
 def _row(**overrides) -> list[str]:
-    values = {
-        "resident_id": "11010519491231002X",
-        "name": "张三",
-        "sex": "2",
-        "birth_date": "19491231",
-        "ethnicity": "01",
-        "phone": "13800000000",
-        "household_id": "330106001",
-        "relation_to_head": "02",
-        "residence_type": "1",
-        "community_code": "330106001001",
-        "grid_code": "330106001001001",
-        "address_detail": "文三路12幢2单元301室",
-        "move_in_date": "20000101",
-        "status": "1",
-        "special_groups": "",
-        "updated_at": "2026-11-25 08:00:00",
-    }
-    values.update(overrides)
+    values = register_row(**overrides)
     return [values[c.name] for c in POP.delivered_columns]
 
 

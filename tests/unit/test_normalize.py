@@ -15,9 +15,11 @@ from community_dw.parsing import parse_batch
 from community_dw.pseudonymize import Pseudonymizer
 from community_dw.validation import run_gate
 
+from support.deliveries import REGISTER_ROW, register_row
+
 AS_OF = dt.date(2026, 11, 25)
 ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"]
-ID = "11010519491231002X"  # a valid GB 11643 number (check letter X)
+ID = REGISTER_ROW["resident_id"]  # a valid GB 11643 number (check letter X)
 
 
 def test_full_width_digits_and_letters_become_ascii():
@@ -58,27 +60,9 @@ POP = get_contract("population_registry")
 
 
 def _population_csv(path, rows: list[dict[str, str]]):
-    base = {
-        "resident_id": ID,
-        "name": "张三",
-        "sex": "2",
-        "birth_date": "19491231",
-        "ethnicity": "01",
-        "phone": "13800000000",
-        "household_id": "330106001",
-        "relation_to_head": "02",
-        "residence_type": "1",
-        "community_code": "330106001001",
-        "grid_code": "330106001001001",
-        "address_detail": "文三路12幢2单元301室",
-        "move_in_date": "20000101",
-        "status": "1",
-        "special_groups": "",
-        "updated_at": "2026-11-25 08:00:00",
-    }
     lines = [",".join(c.header for c in POP.delivered_columns)]
     for overrides in rows:
-        values = {**base, **overrides}
+        values = register_row(**overrides)
         lines.append(",".join(values[c.name] for c in POP.delivered_columns))
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode("gbk", errors="strict"))
     return path
