@@ -8,8 +8,7 @@ Faker and the development servers.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
+import subprocess
 
 
 def _manifest(args: argparse.Namespace) -> int:
@@ -19,12 +18,20 @@ def _manifest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _airflow(args: argparse.Namespace) -> int:
-    """Run the Airflow CLI against this repository's Airflow home and DAGs."""
-    import os
-    import shutil
+# Airflow commands that run until stopped: supervised in their own process group (community_dw.processes).
+SERVICES = {"standalone", "scheduler", "api-server", "dag-processor", "triggerer", "celery"}
 
-    from community_dw import airflow_home
+
+def _airflow(args: argparse.Namespace) -> int:
+    """Run the Airflow CLI against this repository's Airflow home and DAGs.
+
+    The venv's `bin` goes first on the command's PATH (standalone starts its components as `airflow`).
+    `standalone` and `db migrate` also create the project's pools; a long-running command (a service)
+    is stopped, with every process it started, within 10 s of Ctrl-C or SIGTERM.
+    """
+    import os
+
+    from community_dw import airflow_home, processes
     from community_dw.pseudonymize import KEY_CONN_ID, use_local_key_connection
 
     airflow_home.configure()
@@ -35,8 +42,19 @@ def _airflow(args: argparse.Namespace) -> int:
         )
     # Local development only: every visitor of localhost:8080 is an admin, no password to look up.
     os.environ.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
-    executable = shutil.which("airflow", path=str(Path(sys.executable).parent)) or "airflow"
-    os.execv(executable, [executable, *args.airflow_args])
+    command = args.airflow_args
+    argv = [str(processes.venv_bin() / "airflow"), *command]
+    if command[:1] == ["standalone"]:
+        airflow_home.migrate()  # before the scheduler starts: its tasks name the pools
+    if command[:2] == ["db", "migrate"]:
+        code = subprocess.run(argv, env=processes.venv_env(), check=False).returncode
+        if code == 0:
+            airflow_home.ensure_pools()
+        return code
+    if command[:1] and command[0] in SERVICES:
+        return processes.supervise(argv)
+    os.environ.update(processes.venv_env())
+    os.execv(argv[0], argv)
     return 0  # pragma: no cover - execv does not return
 
 

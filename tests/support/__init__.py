@@ -6,6 +6,7 @@
     support.airflow  the in-process DAG runner (community_dw_tools.runner) and the appeals API server
     support.pg       a real PostgreSQL: CDW_TEST_PG_URL or a throwaway pgserver
     support.browser  headless Chromium with the network cut off, for page tests
+    support.processes  processes started as from a terminal (own session), HTTP polling, cleanup
 
 `environment(**values)` sets environment variables for a block (pytest's MonkeyPatch, so it also works
 in module- and session-scoped fixtures, where the `monkeypatch` fixture is not available).
