@@ -150,22 +150,28 @@ def test_a_cursor_going_back_in_time_lands_no_version_twice(
 # --- class 3: wall-clock deadlines per page and per run -----------------------------------------
 
 
+def _deadline_exceeded(
+    server, monkeypatch: pytest.MonkeyPatch, policy: RetryPolicy
+) -> tuple[DeadlineExceeded, float]:
+    """Fetch two hours from `server` under `policy`: the DeadlineExceeded it must raise, and the seconds taken."""
+    connect(monkeypatch, server)
+    began = time.monotonic()
+    with pytest.raises(DeadlineExceeded) as caught:
+        http_api.fetch(BASE, BASE + timedelta(hours=2), page_size=PAGE_SIZE, policy=policy)
+    return caught.value, time.monotonic() - began
+
+
 def test_a_trickling_page_hits_the_page_deadline(tickets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # one byte every 20 ms: no single read comes near the 0.5 s timeout, the page would take minutes
     faults = dataclasses.replace(Faults.none(), trickle_page=2, trickle_interval=0.02)
     policy = RetryPolicy(max_attempts=3, backoff_seconds=0.05, timeout_seconds=0.5, page_deadline_seconds=1.5)
     with serve(tickets, token=TOKEN, faults=faults) as server:
-        connect(monkeypatch, server)
-        began = time.monotonic()
-        with pytest.raises(DeadlineExceeded) as caught:
-            http_api.fetch(BASE, BASE + timedelta(hours=2), page_size=PAGE_SIZE, policy=policy)
-        elapsed = time.monotonic() - began
+        error, elapsed = _deadline_exceeded(server, monkeypatch, policy)
         deadline = time.monotonic() + 5
         while not [r for r in server.requests if r.page == 2] and time.monotonic() < deadline:
             time.sleep(0.05)  # the server notices the closed connection at its next write
         page2 = [r for r in server.requests if r.page == 2]
     assert 1.5 <= elapsed < 1.5 + 1.0  # page 1 is quick; the deadline cut page 2 off on time
-    error = caught.value
     assert error.page == 2 and error.attempts == 1 and isinstance(error, ApiError)
     message = str(error)
     assert f"GET {server.url}/api/v1/tickets?" in message and "page=2" in message and "(page 2)" in message
@@ -185,16 +191,10 @@ def test_the_run_deadline_bounds_the_whole_pull(tickets: Path, monkeypatch: pyte
         run_deadline_seconds=1.0,
     )
     with serve(tickets, token=TOKEN, faults=faults) as server:
-        connect(monkeypatch, server)
-        began = time.monotonic()
-        with pytest.raises(DeadlineExceeded) as caught:
-            http_api.fetch(BASE, BASE + timedelta(hours=2), page_size=PAGE_SIZE, policy=policy)
-        elapsed = time.monotonic() - began
+        error, elapsed = _deadline_exceeded(server, monkeypatch, policy)
     assert 1.0 <= elapsed < 1.0 + 1.0
-    assert caught.value.page == 3
-    assert "the whole pull may take at most 1 s" in str(caught.value) and "run_deadline_seconds" in str(
-        caught.value
-    )
+    assert error.page == 3
+    assert "the whole pull may take at most 1 s" in str(error) and "run_deadline_seconds" in str(error)
 
 
 def test_a_retry_wait_past_the_deadline_fails_at_once(tickets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
