@@ -29,3 +29,22 @@ REGISTER_ROW: dict[str, str] = {
 def register_row(**overrides: str) -> dict[str, str]:
     """REGISTER_ROW with `overrides` (delivered column name -> text)."""
     return {**REGISTER_ROW, **overrides}
+
+
+# An active civil-affairs assistance case of REGISTER_ROW's resident.
+ASSISTANCE_ROW: dict[str, str] = {
+    "case_id": "C1",
+    "resident_id": REGISTER_ROW["resident_id"],
+    "programme": "senior_allowance",
+    "status": "active",
+    "start_date": "2026-01-01",
+    "end_date": "",
+    "monthly_amount": "300.00",
+    "community_code": "330106001001",
+    "updated_at": "2026-11-25 08:00:00",
+}
+
+
+def delivered(contract, values: dict[str, str]) -> list[str]:
+    """`values` in the order of `contract`'s delivered columns (one CSV row's fields)."""
+    return [values[c.name] for c in contract.delivered_columns]

@@ -14,7 +14,7 @@ from community_dw.errors import BatchRejected
 from community_dw.parsing import parse_batch
 from community_dw.transports.file_drop import FileDrop
 
-from support.deliveries import register_row
+from support.deliveries import ASSISTANCE_ROW, delivered, register_row
 
 POP = get_contract("population_registry")
 
@@ -27,8 +27,7 @@ DAY = dt.date(2026, 11, 25)
 
 
 def _row(**overrides) -> list[str]:
-    values = register_row(**overrides)
-    return [values[c.name] for c in POP.delivered_columns]
+    return delivered(POP, register_row(**overrides))
 
 
 def write_drop(
@@ -101,17 +100,7 @@ def test_utf8_bom_is_tolerated(tmp_path):
     civil = get_contract("civil_affairs_assistance")
     path = tmp_path / "civil.csv"
     header = [c.header for c in civil.delivered_columns]
-    row = [
-        "C1",
-        "11010519491231002X",
-        "senior_allowance",
-        "active",
-        "2026-01-01",
-        "",
-        "300.00",
-        "330106001001",
-        "2026-11-25 08:00:00",
-    ]
+    row = delivered(civil, ASSISTANCE_ROW)
     path.write_bytes(b"\xef\xbb\xbf" + (",".join(header) + "\n" + ",".join(row) + "\n").encode())
     parsed = parse_batch(path, civil, "civil_affairs_assistance/2026-11-25")
     assert parsed.table.column("case_id").to_pylist() == ["C1"]

@@ -15,7 +15,7 @@ from community_dw.parsing import parse_batch
 from community_dw.pseudonymize import Pseudonymizer
 from community_dw.validation import run_gate
 
-from support.deliveries import REGISTER_ROW, register_row
+from support.deliveries import ASSISTANCE_ROW, REGISTER_ROW, delivered, register_row
 
 AS_OF = dt.date(2026, 11, 25)
 ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"]
@@ -105,17 +105,7 @@ def test_an_id_number_encoding_an_age_of_150_is_quarantined_at_the_door(tmp_path
 def test_a_case_repeated_with_a_zero_width_space_is_a_duplicate_key(tmp_path):
     civil = get_contract("civil_affairs_assistance")
     header = [c.header for c in civil.delivered_columns]
-    row = [
-        "C1",
-        ID,
-        "senior_allowance",
-        "active",
-        "2026-01-01",
-        "",
-        "300.00",
-        "330106001001",
-        "2026-11-25 08:00:00",
-    ]
+    row = delivered(civil, ASSISTANCE_ROW)
     repeated = ["C1\u200b", *row[1:]]
     path = tmp_path / "civil_affairs_assistance_20261125.csv"
     path.write_text("\n".join(",".join(r) for r in (header, row, repeated)) + "\n", encoding="utf-8")
