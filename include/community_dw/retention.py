@@ -58,12 +58,12 @@ class Purge:
     rule: str
     source: str
     target: str
-    batch_id: str | None
-    rows_removed: int | None
-    files_removed: int | None
-    bytes_removed: int | None
     window_days: int
     cutoff: datetime
+    batch_id: str | None = None  # folders: the batch they hold
+    rows_removed: int | None = None  # relations
+    files_removed: int | None = None  # folders
+    bytes_removed: int | None = None  # folders
 
     def to_dict(self) -> dict:
         return asdict(self) | {"cutoff": self.cutoff.isoformat()}
@@ -139,15 +139,14 @@ def _purge_folders(con: duckdb.DuckDBPyConnection, contract: Contract, as_of: da
             shutil.rmtree(folder)
             purges.append(
                 Purge(
-                    rule=rule,
-                    source=contract.name,
-                    target=f"{root.name}/{folder.relative_to(root).as_posix()}",
+                    rule,
+                    contract.name,
+                    f"{root.name}/{folder.relative_to(root).as_posix()}",
+                    contract.retention.landing_days,
+                    cutoff,
                     batch_id=batch_id,
-                    rows_removed=None,
                     files_removed=files,
                     bytes_removed=size,
-                    window_days=contract.retention.landing_days,
-                    cutoff=cutoff,
                 )
             )
     return purges
@@ -202,15 +201,12 @@ def _purge_raw(
             if removed:
                 purges.append(
                     Purge(
-                        rule=RAW_RULE,
-                        source=contract.name,
-                        target=relation,
-                        batch_id=None,
+                        RAW_RULE,
+                        contract.name,
+                        relation,
+                        contract.retention.raw_days,
+                        cutoff,
                         rows_removed=removed,
-                        files_removed=None,
-                        bytes_removed=None,
-                        window_days=contract.retention.raw_days,
-                        cutoff=cutoff,
                     )
                 )
         _log(con, purges, run_id, now)
