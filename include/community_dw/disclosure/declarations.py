@@ -111,6 +111,15 @@ def _check_columns(model: str, wanted: list[str], available: set[str], what: str
         raise DeclarationError(f"{model}: disclosure {what} names undocumented columns {', '.join(missing)}")
 
 
+def _published_as(node: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """What every declared relation has: its published name, its candidate and the population it counts."""
+    return {
+        "name": f"{CANDIDATE_SCHEMAS[node['schema']]}.{node['alias'] or node['name']}",
+        "candidate": _relation(node),
+        "population": spec["population"],
+    }
+
+
 def _aggregate(node: dict[str, Any], spec: dict[str, Any]) -> Aggregate:
     model = node["name"]
     columns = _columns(node)
@@ -123,9 +132,7 @@ def _aggregate(node: dict[str, Any], spec: dict[str, Any]) -> Aggregate:
     key = _as_key(spec.get("key"), model)
     ratios = {c: (pair[0], pair[1]) for c, pair in (spec.get("ratios") or {}).items()}
     aggregate = Aggregate(
-        name=f"{CANDIDATE_SCHEMAS[node['schema']]}.{node['alias'] or node['name']}",
-        candidate=_relation(node),
-        population=spec["population"],
+        **_published_as(node, spec),
         key=key,
         counts=counts,
         rollup={str(k): str(v) for k, v in (spec.get("rollup") or {}).items()},
@@ -181,9 +188,7 @@ def _view(node: dict[str, Any], spec: dict[str, Any], quasi_classes: tuple[str, 
         for out, levels in (row_level.get("generalize") or {}).items()
     )
     view = RowLevelView(
-        name=f"{CANDIDATE_SCHEMAS[node['schema']]}.{node['alias'] or node['name']}",
-        candidate=_relation(node),
-        population=spec["population"],
+        **_published_as(node, spec),
         purpose=purpose,
         generalize=ladders,
         keep=tuple(row_level.get("keep") or ()),
