@@ -157,6 +157,23 @@ class _Run:
     def rng(self, stream: int, day: int = 0) -> np.random.Generator:
         return _rng(self.seed, stream, day)
 
+    def inject(
+        self, records: list[dict], source: str, file: str, stream: int, turn: int = 0, **options
+    ) -> None:
+        """Break some of a file's records as the source's producer would (defects.inject_records)."""
+        defects.inject_records(
+            records,
+            self.rng(DEFECTS, stream),
+            self.rate,
+            source,
+            file,
+            self.log,
+            defects.MUTATORS[source],
+            get_contract(source).max_bad_row_share,
+            turn,
+            **options,
+        )
+
     def count(self, source: str, rows: int, files: int = 1) -> None:
         stats = self.report.source(source)
         stats.rows += rows
@@ -220,17 +237,7 @@ def _civil_affairs_day(run: _Run, d: int, day: dt.date) -> None:
         batch_defects.civil_affairs_variants(
             run.out_dir, name, clean_table, columns, _produced_at(day), run.log
         )
-    defects.inject_records(
-        records,
-        run.rng(DEFECTS, 100 + d),
-        run.rate,
-        contract.name,
-        relative,
-        run.log,
-        defects.MUTATORS[contract.name],
-        contract.max_bad_row_share,
-        d,
-    )
+    run.inject(records, contract.name, relative, 100 + d, d)
     table = _records_table(records, columns)
     written = write_csv(
         run.out_dir / relative, table, columns, contract.encoding, contract.name, _produced_at(day)
@@ -242,17 +249,7 @@ def _health_day(run: _Run, d: int, day: dt.date) -> None:
     contract = get_contract("health_services")
     records = health.day_records(run.rng(HEALTH, d + 1), run.register, run.geo, run.clinics, day)
     relative = f"file_drop/{contract.name}/{_file_name(contract, day)}"
-    defects.inject_records(
-        records,
-        run.rng(DEFECTS, 200 + d),
-        run.rate,
-        contract.name,
-        relative,
-        run.log,
-        defects.MUTATORS[contract.name],
-        contract.max_bad_row_share,
-        d,
-    )
+    run.inject(records, contract.name, relative, 200 + d, d)
     written = write_jsonl(run.out_dir / relative, records, contract.name, _produced_at(day))
     run.count(contract.name, written.rows)
 
@@ -278,17 +275,7 @@ def _appeals(run: _Run) -> None:
     """Every ticket version that exists at the end of the window, as one JSON array."""
     window_end = dt.datetime.combine(run.report.start_date + dt.timedelta(days=run.days), dt.time())
     records, run.pii = appeals.versions(run.tickets, window_end)
-    defects.inject_records(
-        records,
-        run.rng(DEFECTS, 300),
-        run.rate,
-        appeals.SOURCE,
-        APPEALS_FILE,
-        run.log,
-        defects.MUTATORS[appeals.SOURCE],
-        get_contract(appeals.SOURCE).max_bad_row_share,
-        eligible=lambda kind, r: r["status"] == "resolved",
-    )
+    run.inject(records, appeals.SOURCE, APPEALS_FILE, 300, eligible=lambda kind, r: r["status"] == "resolved")
     write_json(run.out_dir / APPEALS_FILE, records, indent=1)
     run.count(appeals.SOURCE, len(records))
 
