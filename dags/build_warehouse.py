@@ -15,7 +15,7 @@ from airflow.sdk import DAG, AssetAny, chain, task
 from cosmos import DbtTaskGroup
 
 from community_dw.contracts import load_contracts
-from community_dw.orchestration import DEFAULT_ARGS, START_DATE, raw_asset, warehouse_writer
+from community_dw.orchestration import ONE_RUN_AT_A_TIME, raw_asset, warehouse_writer
 from community_dw.orchestration.warehouse_build import (
     EXECUTION_CONFIG,
     PROFILE_CONFIG,
@@ -41,13 +41,10 @@ def declare_raw_tables() -> list[str]:
 with DAG(
     dag_id="build_warehouse",
     schedule=AssetAny(*(raw_asset(source) for source in load_contracts())),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
     tags=["dbt", "warehouse"],
     doc_md=__doc__,
     user_defined_macros=USER_DEFINED_MACROS,
+    **ONE_RUN_AT_A_TIME,
 ):
     dbt = DbtTaskGroup(
         group_id="dbt",

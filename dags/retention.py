@@ -10,18 +10,15 @@ Logic: community_dw.retention; tasks: community_dw.orchestration.retention.
 
 from airflow.sdk import DAG, CronTriggerTimetable
 
-from community_dw.orchestration import DEFAULT_ARGS, LOCAL_TZ, START_DATE
+from community_dw.orchestration import LOCAL_TZ, ONE_RUN_AT_A_TIME
 from community_dw.orchestration.retention import retention_tasks
 
 with DAG(
     dag_id="retention",
     # 03:30 local, after the daily extracts of the day before have landed and loaded.
     schedule=CronTriggerTimetable("30 3 * * *", timezone=LOCAL_TZ),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
     tags=["retention", "privacy", "audit"],
     doc_md=__doc__,
+    **ONE_RUN_AT_A_TIME,
 ):
     retention_tasks()

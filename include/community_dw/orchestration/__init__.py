@@ -7,6 +7,7 @@ imports what it needs (pyarrow, Great Expectations, dbt) when it runs.
 from community_dw.orchestration.common import (
     DEFAULT_ARGS,
     LOCAL_TZ,
+    ONE_RUN_AT_A_TIME,
     START_DATE,
     WAREHOUSE_WRITER_POOL,
     raw_asset,
@@ -17,6 +18,7 @@ from community_dw.orchestration.common import (
 __all__ = [
     "DEFAULT_ARGS",
     "LOCAL_TZ",
+    "ONE_RUN_AT_A_TIME",
     "START_DATE",
     "WAREHOUSE_WRITER_POOL",
     "raw_asset",

@@ -20,8 +20,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from community_dw.contracts import get_contract
 from community_dw.orchestration.common import (
-    DEFAULT_ARGS,
-    START_DATE,
+    ONE_RUN_AT_A_TIME,
     raw_asset,
     schedule_for,
     warehouse_writer,
@@ -111,12 +110,9 @@ def ingestion_dag(source: str, doc_md: str | None = None) -> DAG:
     with DAG(
         dag_id=f"ingest_{source}",
         schedule=schedule_for(contract),
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        default_args=DEFAULT_ARGS,
         tags=["ingestion", contract.transport, source],
         doc_md=doc_md,
+        **ONE_RUN_AT_A_TIME,
     ) as dag:
         ingestion_tasks(source)
     return dag
