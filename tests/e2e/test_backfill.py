@@ -26,6 +26,7 @@ import pytest
 from community_dw import paths, warehouse
 from community_dw.orchestration import LOCAL_TZ
 
+from support import own_data_folders
 from support.airflow import interval_run_date, run_dag
 
 # A run that looks for another day's extract does not fail: its sensor reschedules for hours. The
@@ -153,10 +154,7 @@ def backfill_city(airflow_db, dbt_manifest, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("backfill")
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("CDW_SOURCES_DIR", str(root / "sources"))
-        env.setenv("CDW_LANDING_DIR", str(root / "landing"))
-        env.setenv("CDW_WORK_DIR", str(root / "work"))
-        env.setenv("CDW_WAREHOUSE_PATH", str(root / "warehouse" / "backfill.duckdb"))
+        own_data_folders(env, root, "backfill.duckdb")
         generate_city(
             paths.sources_dir(),
             residents=300,

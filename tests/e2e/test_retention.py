@@ -18,6 +18,7 @@ from community_dw import paths, retention, warehouse
 from community_dw.contracts import get_contract, load_contracts
 from community_dw.orchestration import LOCAL_TZ
 
+from support import own_data_folders
 from support.airflow import run_dag
 from support.dbt import project_copy, run_dbt
 
@@ -65,9 +66,7 @@ def _stay_row(start: dt.datetime, device: str, batch: str) -> tuple:
 def retention_world(airflow_db, dbt_manifest, tmp_path_factory):
     root = tmp_path_factory.mktemp("retention")
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("CDW_LANDING_DIR", str(root / "landing"))
-        env.setenv("CDW_WORK_DIR", str(root / "work"))
-        env.setenv("CDW_WAREHOUSE_PATH", str(root / "warehouse" / "retention.duckdb"))
+        own_data_folders(env, root, "retention.duckdb")
         with warehouse.connection() as con:
             for contract in load_contracts().values():
                 warehouse.ensure_tables(con, contract)

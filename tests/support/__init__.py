@@ -8,6 +8,7 @@
     support.browser  headless Chromium with the network cut off, for page tests
     support.processes  processes started as from a terminal (own session), HTTP polling, cleanup
 
+`own_data_folders(patch, root)` points sources, landing, work and the warehouse at folders of `root`.
 `environment(**values)` sets environment variables for a block (pytest's MonkeyPatch, so it also works
 in module- and session-scoped fixtures, where the `monkeypatch` fixture is not available).
 """
@@ -26,3 +27,11 @@ def environment(**values: str) -> Iterator[None]:
         for name, value in values.items():
             patch.setenv(name, value)
         yield
+
+
+def own_data_folders(patch: pytest.MonkeyPatch, root, warehouse: str = "community.duckdb") -> None:
+    """Sources, landing, work and the warehouse under `root` (`root/sources`, `root/landing`, ...)."""
+    patch.setenv("CDW_SOURCES_DIR", str(root / "sources"))
+    patch.setenv("CDW_LANDING_DIR", str(root / "landing"))
+    patch.setenv("CDW_WORK_DIR", str(root / "work"))
+    patch.setenv("CDW_WAREHOUSE_PATH", str(root / "warehouse" / warehouse))
