@@ -93,17 +93,8 @@ def population_variants(
     )
     del head
 
-    path, relative = _variant(out_dir, "renamed_column", source, name)
-    renamed = ["社区编码" if h == "社区代码" else h for h in header]
-    _, renamed_sha = write_chunks(path, csv_chunks(table, renamed, encoding))
-    write_manifest(path, rows, renamed_sha, source, produced_at)
-    _record(
-        log,
-        source,
-        "renamed_column",
-        relative,
-        "SCHEMA_DRIFT",
-        "header 社区代码 renamed to 社区编码; manifest consistent with the file",
+    _renamed_column(
+        out_dir, name, source, table, header, ("社区代码", "社区编码"), encoding, produced_at, log
     )
 
     path, relative = _variant(out_dir, "empty", source, name)
@@ -112,23 +103,40 @@ def population_variants(
     _record(log, source, "empty", relative, "EMPTY_BATCH", "header only; manifest rows 0")
 
 
-def civil_affairs_variants(
-    out_dir: Path, name: str, table: pa.Table, header: list[str], produced_at: str, log: DefectLog
+def _renamed_column(
+    out_dir: Path,
+    name: str,
+    source: str,
+    table: pa.Table,
+    header: list[str],
+    rename: tuple[str, str],
+    encoding: str,
+    produced_at: str,
+    log: DefectLog,
 ) -> None:
-    source = "civil_affairs_assistance"
-    rows = table.num_rows
-
+    """The file with one header renamed and a manifest consistent with it: schema drift."""
+    old, new = rename
     path, relative = _variant(out_dir, "renamed_column", source, name)
-    renamed = ["community_no" if h == "community_code" else h for h in header]
-    _, sha = write_chunks(path, csv_chunks(table, renamed, "utf-8"))
-    write_manifest(path, rows, sha, source, produced_at)
+    _, sha = write_chunks(path, csv_chunks(table, [new if h == old else h for h in header], encoding))
+    write_manifest(path, table.num_rows, sha, source, produced_at)
     _record(
         log,
         source,
         "renamed_column",
         relative,
         "SCHEMA_DRIFT",
-        "header community_code renamed to community_no; manifest consistent",
+        f"header {old} renamed to {new}; manifest consistent",
+    )
+
+
+def civil_affairs_variants(
+    out_dir: Path, name: str, table: pa.Table, header: list[str], produced_at: str, log: DefectLog
+) -> None:
+    source = "civil_affairs_assistance"
+    rows = table.num_rows
+
+    _renamed_column(
+        out_dir, name, source, table, header, ("community_code", "community_no"), "utf-8", produced_at, log
     )
 
     path, relative = _variant(out_dir, "utf8_bom", source, name)
