@@ -34,15 +34,14 @@ def _airflow(args: argparse.Namespace) -> int:
     from community_dw import airflow_home, processes
     from community_dw.pseudonymize import KEY_CONN_ID, use_local_key_connection
 
-    airflow_home.configure()
+    home = airflow_home.configure()
     key_file = use_local_key_connection()
     if key_file:
         print(
             f"Local demo pseudonymization key {key_file} (outside data/), served as connection {KEY_CONN_ID}"
         )
-    # Local development only: every visitor of localhost:8080 is an admin, no password to look up.
-    os.environ.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
     command = args.airflow_args
+    _local_users(home, show=command[:1] in (["standalone"], ["api-server"]))
     argv = [str(processes.venv_bin() / "airflow"), *command]
     if command[:1] == ["standalone"]:
         airflow_home.migrate()  # before the scheduler starts: its tasks name the pools
@@ -58,6 +57,34 @@ def _airflow(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - execv does not return
 
 
+def _local_users(home, show: bool) -> None:
+    """Local development: users admin, auditor and analyst (community_dw.audit_view.local_airflow)."""
+    import os
+
+    from community_dw import paths
+    from community_dw.audit_view import local_airflow
+
+    passwords = local_airflow.configure(home)
+    if show:
+        print(
+            local_airflow.login_help(
+                passwords, f"http://localhost:{os.environ.get('AIRFLOW__API__PORT', '8080')}"
+            )
+        )
+        if not (paths.DBT_PROJECT_DIR / "target" / "index.html").exists():
+            print(
+                "dbt docs are not generated yet: run `cdw dbt-docs` once the warehouse is built (make demo)"
+            )
+
+
+def _dbt_docs(args: argparse.Namespace) -> int:
+    from community_dw.dbt_runner import invoke
+
+    invoke(["docs", "generate", "--quiet"])
+    print("dbt docs in dbt_project/target (Airflow: Browse → dbt docs)")
+    return 0
+
+
 def _data_docs_assets(args: argparse.Namespace) -> int:
     from community_dw import data_docs_assets
 
@@ -70,6 +97,11 @@ def add_commands(sub) -> None:
     manifest = sub.add_parser("dbt-manifest", help="build dbt_project/target/manifest.json for Cosmos")
     manifest.add_argument("--force", action="store_true")
     manifest.set_defaults(func=_manifest)
+
+    docs = sub.add_parser(
+        "dbt-docs", help="dbt docs generate into dbt_project/target (served in the Airflow UI)"
+    )
+    docs.set_defaults(func=_dbt_docs)
 
     assets = sub.add_parser(
         "data-docs-assets",

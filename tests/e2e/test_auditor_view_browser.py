@@ -63,7 +63,7 @@ def server(airflow_db, tmp_path_factory):
     saved = {
         k: os.environ.get(k)
         for k in (
-            "AIRFLOW__CORE__AUTH_MANAGER",
+            "AIRFLOW__COMMUNITY_DW__AUDITORS",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
             "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS",
         )

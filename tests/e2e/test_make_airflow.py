@@ -9,6 +9,7 @@ Ctrl-C is SIGINT to the terminal's foreground process group: make, its shell and
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -51,12 +52,19 @@ def _user_environment(tmp_path: Path, port: int) -> dict[str, str]:
     }
 
 
-def _dag_ids(api: str, seconds: float = 90) -> set[str]:
+def _admin_token(api: str, airflow_home: Path) -> str:
+    """Sign in as the local admin `make airflow` created, with the password it printed (kept in the home)."""
+    passwords = json.loads((airflow_home / "simple_auth_manager_passwords.json.generated").read_text())
+    body = {"username": "admin", "password": passwords["admin"]}
+    return get_json(f"{api}/auth/token", method="POST", body=body)["access_token"]
+
+
+def _dag_ids(api: str, token: str, seconds: float = 90) -> set[str]:
     """The DAGs the API lists, once the DAG processor has parsed every file (or the time is up)."""
     expected = {f"ingest_{name}" for name in load_contracts()} | {"build_warehouse", "retention"}
     deadline = time.monotonic() + seconds
     while True:
-        listed = {d["dag_id"] for d in get_json(f"{api}/api/v2/dags?limit=100")["dags"]}
+        listed = {d["dag_id"] for d in get_json(f"{api}/api/v2/dags?limit=100", token)["dags"]}
         if listed >= expected or time.monotonic() > deadline:
             return listed
         time.sleep(2)
@@ -76,7 +84,8 @@ def test_make_airflow_serves_the_dags_and_stops_on_ctrl_c(tmp_path):
     )
     try:
         wait_http(f"{api}/api/v2/monitor/health", make, log)
-        listed = _dag_ids(api)
+        assert "auditor" in log.read_text(errors="replace"), "make airflow did not say how to sign in"
+        listed = _dag_ids(api, _admin_token(api, tmp_path / "airflow"))
         assert {f"ingest_{name}" for name in load_contracts()} | {"build_warehouse", "retention"} <= listed
         assert "FileNotFoundError" not in log.read_text(errors="replace"), tail(log)
 

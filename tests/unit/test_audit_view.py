@@ -20,7 +20,7 @@ from community_dw import paths
 from support import audit_ledger
 
 NOW = datetime(2026, 12, 3, 10, 0)  # local
-USERS = {"auditor": "auditor", "analyst": "viewer", "admin": "admin"}
+USERS = {"auditor": "viewer", "analyst": "viewer", "admin": "admin"}  # the auditor: [community_dw] auditors
 
 
 @pytest.fixture(scope="module")
@@ -140,16 +140,16 @@ def test_report_has_the_period_and_the_sha256_of_the_ledger_rows(warehouse, tmp_
 
 @pytest.fixture(scope="module")
 def auth(airflow_db, warehouse):
-    """Airflow's auth manager as the api-server creates it (LocalAuthManager), and a JWT per user."""
+    """Airflow's simple auth manager as the api-server creates it, the auditor listed, a JWT per user."""
     from airflow.api_fastapi.app import init_auth_manager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 
-    os.environ["AIRFLOW__CORE__AUTH_MANAGER"] = "community_dw.audit_view.access.LocalAuthManager"
     os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = ",".join(f"{u}:{r}" for u, r in USERS.items())
+    os.environ["AIRFLOW__COMMUNITY_DW__AUDITORS"] = "auditor"
     manager = init_auth_manager()
     tokens = {u: manager.generate_jwt(SimpleAuthManagerUser(username=u, role=r)) for u, r in USERS.items()}
     yield manager, tokens
-    for name in ("AIRFLOW__CORE__AUTH_MANAGER", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"):
+    for name in ("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "AIRFLOW__COMMUNITY_DW__AUDITORS"):
         os.environ.pop(name)
 
 
@@ -236,16 +236,14 @@ def test_page_escapes_messages_and_shows_no_identifier(client, auth):
     )
 
 
-def test_plain_simple_auth_manager_lets_nobody_in(client, auth, monkeypatch):
-    """Airflow's own SimpleAuthManager admits every viewer to plugin views, so the view fails closed."""
-    from airflow.api_fastapi import app as airflow_app
-    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
-
-    manager, tokens = auth
-    plain = SimpleAuthManager()
-    monkeypatch.setattr(airflow_app._AuthManagerState, "instance", plain)
+def test_the_auditor_role_fails_closed(client, auth, monkeypatch):
+    """No listed auditor: nobody. A listed admin: refused too (an auditor reads Airflow as a viewer)."""
+    _, tokens = auth
+    monkeypatch.setenv("AIRFLOW__COMMUNITY_DW__AUDITORS", "")
     assert client.get("/auditor/", headers=_as(tokens, "auditor")).status_code == 403
-    monkeypatch.setattr(airflow_app._AuthManagerState, "instance", manager)
+    monkeypatch.setenv("AIRFLOW__COMMUNITY_DW__AUDITORS", "auditor,admin")
+    assert client.get("/auditor/", headers=_as(tokens, "admin")).status_code == 403
+    assert client.get("/auditor/", headers=_as(tokens, "auditor")).status_code == 200
 
 
 def test_only_an_auditor_records_a_review(client, auth, warehouse):
@@ -290,11 +288,11 @@ def test_only_an_auditor_records_a_review(client, auth, warehouse):
     ).fetchall()
     con.close()
     assert [r[:5] for r in stored] == [
-        ("rejected_batch", form["key"], "producer resent it", "auditor", "auditor")
+        ("rejected_batch", form["key"], "producer resent it", "auditor", "viewer")
     ]
     assert abs(stored[0][5] - datetime.now(UTC).replace(tzinfo=None)) < timedelta(minutes=1)
     page = client.get(form["back"], headers=_as(tokens, "auditor")).text
-    assert "reviewed by auditor (auditor)" in page and "producer resent it" in page
+    assert "reviewed by auditor (viewer)" in page and "producer resent it" in page
 
 
 def test_dbt_docs_need_a_signed_in_user(auth, tmp_path, monkeypatch):

@@ -3,19 +3,16 @@
 Airflow mounts a plugin's FastAPI app without its authentication (every route would be anonymous), so
 each route of the view depends on `require_auditor`: Airflow's `get_user` (the JWT from the
 `Authorization: Bearer` header or the UI's `_token` cookie, validated by the auth manager; 401 without
-one), then the auth manager in use is asked whether this user may use the custom view `Auditor view`
-(`is_authorized_custom_view`, the auth manager API for plugin views; 403 if not).
+one), then the auditor role, as the auth manager in use defines it (403 without it):
 
-The role is defined with the auth manager:
-
-- locally, `LocalAuthManager` below: Airflow's simple auth manager with one more role, `auditor`
-  (users `auditor:auditor` in AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS). An auditor reads Airflow
-  like a viewer and is the only role let into the view; admins are not auditors.
-- with the FAB auth manager (production), a role holding the `Auditor view` resource's permission;
-  FAB answers `is_authorized_custom_view` from its permission tables.
-
-Airflow's plain SimpleAuthManager lets every viewer into any custom view, which would open the view to
-all users, so under it the view refuses everyone and logs why (fail closed).
+- Airflow's simple auth manager (local development; `airflow standalone` forces it) has four fixed
+  roles and no custom ones. There an auditor is a user with its read-only `viewer` role who is named in
+  `[community_dw] auditors` (AIRFLOW__COMMUNITY_DW__AUDITORS=auditor), the setting that sits beside
+  `[core] simple_auth_manager_users`. Nobody is an auditor while the list is empty; admins are not
+  auditors unless listed, and a listed user with another role than viewer is refused.
+- Any other auth manager (FAB, Keycloak; production) is asked `is_authorized_custom_view(method,
+  "Auditor view", user)`, the auth manager API for plugin views: with FAB, a role that holds the
+  `Auditor view` resource's permission is the auditor role.
 """
 
 from __future__ import annotations
@@ -27,7 +24,6 @@ from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import (
     SimpleAuthManager,
     SimpleAuthManagerRole,
 )
-from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 from fastapi import Depends, HTTPException, Request, status
 
 if TYPE_CHECKING:
@@ -36,38 +32,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RESOURCE = "Auditor view"
-AUDITOR_ROLE = "auditor"
-AUTH_MANAGER_PATH = "community_dw.audit_view.access.LocalAuthManager"
 
 
-def is_auditor(user: Any) -> bool:
-    return (getattr(user, "role", None) or "").lower() == AUDITOR_ROLE
+def simple_auth_auditors() -> set[str]:
+    from airflow.configuration import conf
 
-
-def _as_viewer(user: SimpleAuthManagerUser) -> SimpleAuthManagerUser:
-    return SimpleAuthManagerUser(
-        username=user.username, role=SimpleAuthManagerRole.VIEWER.name, teams=user.teams
-    )
-
-
-class LocalAuthManager(SimpleAuthManager):
-    """The simple auth manager (development only) with an `auditor` role for the auditor's view.
-
-    Everywhere else in Airflow an auditor is a viewer (read-only); only an auditor may use the view.
-    """
-
-    @staticmethod
-    def _is_authorized(*, user, **kwargs) -> bool:
-        return SimpleAuthManager._is_authorized(user=_as_viewer(user) if is_auditor(user) else user, **kwargs)
-
-    @staticmethod
-    def _is_admin(user) -> bool:
-        return not is_auditor(user) and SimpleAuthManager._is_admin(user)
-
-    def is_authorized_custom_view(self, *, method: str, resource_name: str, user) -> bool:
-        if resource_name == RESOURCE:
-            return is_auditor(user)
-        return super().is_authorized_custom_view(method=method, resource_name=resource_name, user=user)
+    return {
+        name.strip() for name in conf.get("community_dw", "auditors", fallback="").split(",") if name.strip()
+    }
 
 
 def role_of(user: Any) -> str:
@@ -83,14 +55,12 @@ def _authorize(user: BaseUser, method: str) -> None:
     from airflow.api_fastapi.app import get_auth_manager
 
     manager = get_auth_manager()
-    if type(manager) is SimpleAuthManager:
-        log.error(
-            "The auditor's view refuses everyone under Airflow's plain SimpleAuthManager (it lets every "
-            "viewer into plugin views); set AIRFLOW__CORE__AUTH_MANAGER=%s",
-            AUTH_MANAGER_PATH,
-        )
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "The auth manager in use defines no auditor role")
-    if not manager.is_authorized_custom_view(method=method, resource_name=RESOURCE, user=user):
+    if isinstance(manager, SimpleAuthManager):
+        viewer = (getattr(user, "role", None) or "").upper() == SimpleAuthManagerRole.VIEWER.name
+        allowed = viewer and user.get_name() in simple_auth_auditors()
+    else:
+        allowed = manager.is_authorized_custom_view(method=method, resource_name=RESOURCE, user=user)
+    if not allowed:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Only auditors may use the auditor's view")
 
 

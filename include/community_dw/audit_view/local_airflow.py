@@ -1,15 +1,17 @@
 """What `cdw airflow` (and so `make airflow`) sets up for the auditor's view and the dbt docs, locally.
 
-Three users of Airflow's simple auth manager, with the auditor role of `access.LocalAuthManager`:
+Three users of Airflow's simple auth manager (which `airflow standalone` forces), the auditor named in
+`[community_dw] auditors` (see `access`):
 
-    admin     admin     everything in Airflow; not an auditor
-    auditor   auditor   reads Airflow like a viewer; the only role let into the auditor's view
-    analyst   viewer    reads Airflow; dbt docs yes, auditor's view no (403)
+    user      role      auditor   may
+    admin     admin     no        everything in Airflow; not the auditor's view (403)
+    auditor   viewer    yes       read Airflow; the auditor's view and its reviews
+    analyst   viewer    no        read Airflow and the dbt docs; not the auditor's view (403)
 
 Their passwords are generated once into the simple auth manager's password file in the Airflow home
 (where it would generate them itself), so `cdw airflow` can print them before Airflow starts. A variable
-already set (AIRFLOW__CORE__AUTH_MANAGER, …_SIMPLE_AUTH_MANAGER_USERS, AIRFLOW__COSMOS__DBT_DOCS_PROJECTS)
-wins over these defaults.
+already set (AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS, AIRFLOW__COMMUNITY_DW__AUDITORS,
+AIRFLOW__COSMOS__DBT_DOCS_PROJECTS) wins over these defaults.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ import os
 import secrets
 from pathlib import Path
 
-from community_dw.audit_view.access import AUTH_MANAGER_PATH
 from community_dw.audit_view.dbt_docs import project_config
 
-LOCAL_USERS = (("admin", "admin"), ("auditor", "auditor"), ("analyst", "viewer"))
+LOCAL_USERS = (("admin", "admin"), ("auditor", "viewer"), ("analyst", "viewer"))
+LOCAL_AUDITORS = ("auditor",)
 
 
 def password_file(home: Path) -> Path:
@@ -32,10 +34,10 @@ def password_file(home: Path) -> Path:
 
 def configure(home: Path) -> dict[str, str]:
     """Set the environment for the local users and the dbt docs; returns {user: password}."""
-    os.environ.setdefault("AIRFLOW__CORE__AUTH_MANAGER", AUTH_MANAGER_PATH)
     os.environ.setdefault(
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", ",".join(f"{u}:{r}" for u, r in LOCAL_USERS)
     )
+    os.environ.setdefault("AIRFLOW__COMMUNITY_DW__AUDITORS", ",".join(LOCAL_AUDITORS))
     os.environ.setdefault("AIRFLOW__COSMOS__DBT_DOCS_PROJECTS", project_config())
     names = [
         entry.split(":")[0] for entry in os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].split(",")
@@ -53,8 +55,12 @@ def configure(home: Path) -> dict[str, str]:
 
 def login_help(passwords: dict[str, str], url: str = "http://localhost:8080") -> str:
     roles = dict(LOCAL_USERS)
+    auditors = os.environ.get("AIRFLOW__COMMUNITY_DW__AUDITORS", "").split(",")
     lines = [f"Airflow at {url}: sign in as one of (passwords kept in the Airflow home)"]
-    lines += [f"  {user:<8} {passwords[user]:<18} role {roles.get(user, '?')}" for user in passwords]
+    lines += [
+        f"  {user:<8} {passwords[user]:<18} role {roles.get(user, '?')}{', auditor' if user in auditors else ''}"
+        for user in passwords
+    ]
     lines.append(
         "Auditor view: Browse → Auditor view (auditor only) · dbt docs: Browse → dbt docs (signed-in users)"
     )
