@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from markupsafe import escape
 
 from community_dw.audit_view import access, figures, findings, render
+from community_dw.audit_view.dbt_docs import PROJECT_SLUG
 from community_dw.audit_view.store import WarehouseUnavailable, open_store
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ def create_app() -> FastAPI:
             base=_base(request),
             all_sources=sorted(load_contracts()),
             back=back,
+            dbt_docs_href=f"{_base(request).removesuffix(URL_PREFIX)}/cosmos/{PROJECT_SLUG}/dbt_docs_index.html",
         )
         return HTMLResponse(html, headers=_headers())
 

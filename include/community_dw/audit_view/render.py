@@ -187,6 +187,7 @@ def render(
     base: str = "",
     all_sources: list[str] = (),
     back: str = "",
+    dbt_docs_href: str = "",
 ) -> str:
     """The page (mode `page`, forms and links to the plugin) or the report (mode `report`).
 
@@ -215,6 +216,7 @@ def render(
             any_judged=any(p["mean"] is not None for s in figures.band_series.values() for p in s),
             all_sources=list(all_sources),
             back=back,
+            dbt_docs_href=dbt_docs_href,
         )
     )
 
