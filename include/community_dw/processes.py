@@ -15,12 +15,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 
 STOP_SECONDS = 9.0  # SIGINT's grace, then SIGTERM's, then SIGKILL: Ctrl-C ends it all within 10 s
 _TERM_SECONDS = 2.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def venv_bin() -> Path:
@@ -42,8 +44,9 @@ def start_group(argv: list[str], env: dict[str, str] | None = None, **popen) -> 
 
 
 def _signal_all(pgid: int, processes: list[psutil.Process], signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signum)
+    if pgid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signum)
     for process in processes:  # descendants that left the group (a setsid) are signalled by pid
         with contextlib.suppress(psutil.Error):
             process.send_signal(signum)
@@ -58,31 +61,42 @@ def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
     return alive
 
 
-def stop_group(process: subprocess.Popen, seconds: float = STOP_SECONDS) -> int | None:
-    """Stop the process group `process` leads: SIGINT, then SIGTERM, then SIGKILL, within `seconds`.
+def stop_groups(
+    leaders: list[subprocess.Popen], seconds: float = STOP_SECONDS, interrupt_twice: bool = False
+) -> list[int | None]:
+    """Stop the process groups `leaders` lead, all at once: SIGINT, then SIGTERM, then SIGKILL, within
+    `seconds`. Returns each leader's exit code (None if it could not be reaped).
 
-    Returns the leader's exit code (None if it had to be killed before it could be reaped).
+    `interrupt_twice`: a second SIGINT halfway through SIGINT's grace, the "Ctrl-C again" after which
+    Celery workers stop without waiting for their tasks (a warm shutdown of an idle worker takes ~6 s;
+    the tasks' messages are acknowledged late, so another worker runs them again).
     """
-    try:
-        leader = psutil.Process(process.pid)
-        family = [leader, *leader.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        family = []
-    deadline = time.monotonic() + seconds
-    for signum, until in (
-        (signal.SIGINT, deadline - _TERM_SECONDS),
-        (signal.SIGTERM, deadline),
-        (signal.SIGKILL, deadline + 1.0),
-    ):
+    family: list[psutil.Process] = []
+    for leader in leaders:
+        with contextlib.suppress(psutil.Error):
+            family += [psutil.Process(leader.pid), *psutil.Process(leader.pid).children(recursive=True)]
+    now = time.monotonic()
+    deadline = now + seconds
+    interrupts = [(signal.SIGINT, deadline - _TERM_SECONDS)]
+    if interrupt_twice:
+        interrupts = [(signal.SIGINT, (now + deadline - _TERM_SECONDS) / 2), *interrupts]
+    for signum, until in (*interrupts, (signal.SIGTERM, deadline), (signal.SIGKILL, deadline + 1.0)):
         family += [c for p in _alive(family) for c in _children(p) if c not in family]
-        _signal_all(process.pid, _alive(family), signum)
+        for leader in leaders:
+            _signal_all(leader.pid, [], signum)
+        _signal_all(0, _alive(family), signum)
         while time.monotonic() < until:
-            process.poll()
+            for leader in leaders:
+                leader.poll()
             if not _alive(family):
-                return process.wait()
+                return [leader.wait() for leader in leaders]
             time.sleep(0.1)
-    process.poll()
-    return process.returncode
+    return [leader.poll() for leader in leaders]
+
+
+def stop_group(process: subprocess.Popen, seconds: float = STOP_SECONDS) -> int | None:
+    """Stop the process group `process` leads (see `stop_groups`); the leader's exit code."""
+    return stop_groups([process], seconds)[0]
 
 
 def _children(process: psutil.Process) -> list[psutil.Process]:
@@ -92,25 +106,31 @@ def _children(process: psutil.Process) -> list[psutil.Process]:
         return []
 
 
-def supervise(argv: list[str], env: dict[str, str] | None = None) -> int:
-    """Run a long-running command in its own process group until it exits, or until this process gets
-    SIGINT or SIGTERM: then stop the whole group within STOP_SECONDS. Returns the exit code."""
-    stop_requested: list[int] = []
+@contextlib.contextmanager
+def stop_signals() -> Iterator[list[int]]:
+    """Record SIGINT and SIGTERM instead of dying of them, for the block; yields the list they go to.
 
-    def request_stop(signum, _frame):
-        stop_requested.append(signum)
-
-    # Handlers first: the command then starts with SIGINT at its default even where this process was
-    # started with it ignored (a background job of a script), so Airflow's own Ctrl-C handling works.
-    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    process = start_group(argv, env)
+    Enter it before starting the commands: they then start with SIGINT at its default even where this
+    process was started with it ignored (a background job of a script), so Airflow's own Ctrl-C
+    handling works in them.
+    """
+    received: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, _frame: received.append(signum)) for s in STOP_SIGNALS}
     try:
-        while process.poll() is None and not stop_requested:
-            time.sleep(0.2)
-        if stop_requested:
-            code = stop_group(process)
-            return 128 + stop_requested[0] if code is None else code
-        return process.returncode
+        yield received
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def supervise(argv: list[str], env: dict[str, str] | None = None) -> int:
+    """Run a long-running command in its own process group until it exits, or until this process gets
+    SIGINT or SIGTERM: then stop the whole group within STOP_SECONDS. Returns the exit code."""
+    with stop_signals() as received:
+        process = start_group(argv, env)
+        while process.poll() is None and not received:
+            time.sleep(0.2)
+        if received:
+            code = stop_group(process)
+            return 128 + received[0] if code is None else code
+        return process.returncode

@@ -52,6 +52,12 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _airflow_distributed(args: argparse.Namespace) -> int:
+    from community_dw_tools import distributed
+
+    return distributed.run()
+
+
 def build_parser() -> argparse.ArgumentParser:
     defaults = DemoProfile()
     parser = argparse.ArgumentParser(prog="cdw", description=__doc__.split("\n\n")[0])
@@ -82,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = sub.add_parser("summary", help="print the ledger, defects caught and models built")
     summary.set_defaults(func=_summary)
+
+    distributed = sub.add_parser(
+        "airflow-distributed",
+        help="run Airflow as docker-compose does (CeleryExecutor, two workers, PostgreSQL, Redis) as local processes",
+    )
+    distributed.set_defaults(func=_airflow_distributed)
 
     runtime_cli.add_commands(sub)
     return parser
