@@ -6,14 +6,16 @@ if it works from its own files, as it must on an auditor's machine without inter
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+from community_dw.chromium import chromium as find_chromium
+from community_dw.chromium import headless
+
 
 def chromium() -> str:
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    binary = find_chromium()
     if binary is None:
         raise RuntimeError("Chromium is not installed: `make test` installs Debian's chromium package")
     return binary
@@ -23,18 +25,7 @@ def rendered_dom(page: Path, wait_ms: int = 5000) -> str:
     """The page's DOM after `wait_ms` of (virtual) time, with the network cut off."""
     with tempfile.TemporaryDirectory(prefix="cdw-chromium-") as profile:
         done = subprocess.run(
-            [
-                chromium(),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                f"--user-data-dir={profile}",
-                "--host-resolver-rules=MAP * ~NOTFOUND",
-                f"--virtual-time-budget={wait_ms}",
-                "--dump-dom",
-                page.resolve().as_uri(),
-            ],
+            headless(profile, f"--virtual-time-budget={wait_ms}", "--dump-dom", page.resolve().as_uri()),
             capture_output=True,
             text=True,
             timeout=120,

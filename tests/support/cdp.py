@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from support.browser import chromium
+from community_dw.chromium import headless
 
 
 class Browser:
@@ -33,18 +33,13 @@ class Browser:
 
         self._profile = tempfile.TemporaryDirectory(prefix="cdw-cdp-")
         self._process = subprocess.Popen(
-            [
-                chromium(),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                f"--user-data-dir={self._profile.name}",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            headless(
+                self._profile.name,
                 "--remote-debugging-port=0",
                 f"--window-size={self.size[0]},{self.size[1]}",
                 "about:blank",
-            ],
+                allow="127.0.0.1",
+            ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

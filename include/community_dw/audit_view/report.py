@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 from community_dw import paths
 from community_dw.audit_view import figures, render
 from community_dw.audit_view.store import open_store
+from community_dw.chromium import chromium, headless
 
 log = logging.getLogger(__name__)
 
@@ -48,32 +48,21 @@ def month_before(day: date) -> figures.Period:
     return figures.Period(last.replace(day=1), last)
 
 
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def print_pdf(html: Path, pdf: Path) -> Path | None:
     """Print `html` to `pdf` with headless Chromium, the network cut off (the file needs none)."""
-    binary = chromium()
-    if binary is None:
+    if chromium() is None:
         log.warning("No Chromium on PATH (Debian: apt-get install chromium): %s has no PDF", html.name)
         return None
     with tempfile.TemporaryDirectory(prefix="cdw-report-chromium-") as profile:
         done = subprocess.run(
-            [
-                binary,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                f"--user-data-dir={profile}",
-                "--host-resolver-rules=MAP * ~NOTFOUND",
+            headless(
+                profile,
                 "--run-all-compositor-stages-before-draw",
                 "--virtual-time-budget=15000",
                 "--no-pdf-header-footer",
                 f"--print-to-pdf={pdf}",
                 html.resolve().as_uri(),
-            ],
+            ),
             capture_output=True,
             text=True,
             timeout=300,
