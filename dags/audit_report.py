@@ -8,18 +8,15 @@ auditor's view in the Airflow UI. Logic: community_dw.audit_view.report.
 
 from airflow.sdk import DAG, CronTriggerTimetable
 
-from community_dw.orchestration import DEFAULT_ARGS, LOCAL_TZ, START_DATE
+from community_dw.orchestration import LOCAL_TZ, ONE_RUN_AT_A_TIME
 from community_dw.orchestration.audit_report import monthly_report_task
 
 with DAG(
     dag_id="audit_report",
     # 04:00 local on the 1st, after retention (03:30) and the last daily loads of the month.
     schedule=CronTriggerTimetable("0 4 1 * *", timezone=LOCAL_TZ),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
     tags=["audit", "report"],
     doc_md=__doc__,
+    **ONE_RUN_AT_A_TIME,
 ):
     monthly_report_task()
