@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -25,6 +25,7 @@ import pyarrow as pa
 from community_dw import data_docs, derivations, ledger
 from community_dw.contracts import Contract, get_contract
 from community_dw.errors import BatchRejected, RowProblem
+from community_dw.handoff import Handoff
 from community_dw.loading import load
 from community_dw.parsing import parse_batch
 from community_dw.privacy import protect_identities as protect_table
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class ProtectedBatch:
+class ProtectedBatch(Handoff):
     """A parsed batch whose identifiers are pseudonyms, staged for the gate."""
 
     landed: dict
@@ -59,16 +60,9 @@ class ProtectedBatch:
     received_rows: int
     key_fingerprint: str
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ProtectedBatch:
-        return cls(**data)
-
 
 @dataclass(frozen=True)
-class ValidatedBatch:
+class ValidatedBatch(Handoff):
     """A batch that passed the gate, staged as accepted and quarantined rows ready to load."""
 
     landed: dict
@@ -78,13 +72,6 @@ class ValidatedBatch:
     quarantined_rows: int
     key_fingerprint: str
     reason_counts: dict[str, int]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ValidatedBatch:
-        return cls(**data)
 
 
 def delivery_ready(source: str, interval_start: datetime, interval_end: datetime) -> bool:

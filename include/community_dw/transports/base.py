@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from community_dw.clock import utc_stamp
+from community_dw.handoff import Handoff
 
 
 @dataclass(frozen=True)
-class LandedBatch:
+class LandedBatch(Handoff):
     """What the next task needs to know about a received batch (small, JSON-serializable for XCom)."""
 
     source: str
@@ -29,13 +30,6 @@ class LandedBatch:
     sha256: str
     manifest_rows: int
     received_at: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> LandedBatch:
-        return cls(**data)
 
 
 class ReplayChanged(Exception):
