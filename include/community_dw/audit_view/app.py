@@ -79,6 +79,19 @@ def _figures(start: date | None, end: date | None, source: str | None) -> figure
         return figures.compute(store, period, contracts, local_now().replace(tzinfo=None), source or None)
 
 
+def _selected(
+    start: Annotated[date | None, Query()] = None,
+    end: Annotated[date | None, Query()] = None,
+    source: Annotated[str | None, Query()] = None,
+) -> figures.Figures:
+    """The figures a request's query (period and source) selects."""
+    return _figures(start, end, source)
+
+
+# Declared after Auditor in every route's signature, so the role is checked before the warehouse is read.
+Selected = Annotated[figures.Figures, Depends(_selected)]
+
+
 def data_docs_page(batch_id: str) -> Path | None:
     """The newest GX Data Docs page of a batch: validations/<suite>/<run>/<time>/<batch>.html."""
     from community_dw.data_docs import safe_name, site_dir
@@ -102,13 +115,10 @@ def create_app() -> FastAPI:
     def view(
         request: Request,
         user: Auditor,
-        start: Annotated[date | None, Query()] = None,
-        end: Annotated[date | None, Query()] = None,
-        source: Annotated[str | None, Query()] = None,
+        shown: Selected,
     ) -> Response:
         from community_dw.contracts import load_contracts
 
-        shown = _figures(start, end, source)
         back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         html = render.render(
             shown,
@@ -124,11 +134,8 @@ def create_app() -> FastAPI:
     @app.get("/api/summary")
     def summary(
         user: Auditor,
-        start: Annotated[date | None, Query()] = None,
-        end: Annotated[date | None, Query()] = None,
-        source: Annotated[str | None, Query()] = None,
+        shown: Selected,
     ) -> Response:
-        shown = _figures(start, end, source)
         body = {
             "period": {"start": shown.period.start.isoformat(), "end": shown.period.end.isoformat()},
             "totals": shown.totals(),
