@@ -13,6 +13,9 @@ from pathlib import Path
 
 from community_dw import data_docs, paths, retention, warehouse
 
+# A run's state when it failed on purpose: the demo's truncated delivery, rejected by the gate.
+REJECTED_AS_INTENDED = "rejected as intended"
+
 LEDGER_BY_SOURCE = """
 with latest as (
     select *
@@ -108,6 +111,14 @@ def defects_caught(con, sidecar: Path | None = None) -> list[tuple[str, str, str
     return [(s, d, r, injected[(s, d, r)], found[(s, d, r)]) for s, d, r in sorted(injected)]
 
 
+def rejected_deliveries(con) -> list[tuple]:
+    """Every rejected delivery in the ledger: batch, rule, file, rows received."""
+    return con.execute(
+        "select batch_id, rejection_rule, file, received_rows from audit.batch_ledger"
+        " where status = 'rejected' order by recorded_at"
+    ).fetchall()
+
+
 def latest_release(con) -> list[tuple]:
     """The newest release audit, one row per relation (empty before the first build)."""
     exists = con.execute(
@@ -131,14 +142,17 @@ def print_summary(
         ledger = ledger_by_source(con)
         relations = relation_counts(con)
         defects = defects_caught(con)
+        rejected = rejected_deliveries(con)
         purges = retention.purge_summary(con)
         release = latest_release(con)
         expiries = retention.next_expiries(con)
-    if states and not all(state == "success" for state in states.values()):
+    unexpected = {
+        n: s for n, s in states.items() if s != "success" and not s.startswith(REJECTED_AS_INTENDED)
+    }
+    if unexpected:
         print("\n== DAG runs that did not succeed ==")
-        for name, state in states.items():
-            if state != "success":
-                print(f"  {name:<56} {state}")
+        for name, state in unexpected.items():
+            print(f"  {name:<56} {state}")
     print("\n== Ledger per source (latest record per batch): received = loaded + quarantined ==")
     print(
         f"  {'source':<26} {'batches':>7} {'rejected':>8} {'received':>10} {'loaded':>10} {'quarant.':>9}  balanced"
@@ -153,6 +167,10 @@ def print_summary(
         print(f"  {'source':<26} {'defect':<24} {'reason':<24} {'injected':>8} {'caught':>7}")
         for source, defect, reason, injected, found in defects:
             print(f"  {source:<26} {defect:<24} {reason:<24} {injected:>8} {found:>7}")
+    if rejected:
+        print("\n== Rejected deliveries (audit.batch_ledger; the auditor's view shows the full message) ==")
+        for batch_id, rule, file, rows in rejected:
+            print(f"  {batch_id:<40} {rule:<24} {file or '-'} ({rows or 0:,} rows received)")
     print("\n== Retention: purges logged in audit.purge_log ==")
     if purges:
         print(f"  {'source':<26} {'rule':<14} {'purges':>6} {'rows':>10} {'files':>6} {'bytes':>13}  last")
