@@ -20,7 +20,10 @@ from pathlib import Path
 
 import psutil
 
-STOP_SECONDS = 9.0  # SIGINT's grace, then SIGTERM's, then SIGKILL: Ctrl-C ends it all within 10 s
+# SIGINT's grace, then SIGTERM's, then SIGKILL: Ctrl-C ends it all within 10 s, with room for a loaded
+# machine. Not longer: standalone's scheduler may hang on Ctrl-C joining its LocalExecutor workers,
+# which ignore SIGINT and SIGTERM (seen with Airflow 3.3.2), so only SIGKILL ends them.
+STOP_SECONDS = 7.0
 _TERM_SECONDS = 2.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 

@@ -190,7 +190,9 @@ def test_ingestion_runs_on_two_celery_workers_and_loads(tmp_path, metadata_db):
         )
     finally:
         os.killpg(make.pid, signal.SIGINT)  # Ctrl-C
+        interrupted = time.monotonic()
         stopped = wait_session_gone(make.pid, 15)
+        print(f"every component gone {time.monotonic() - interrupted:.1f} s after Ctrl-C")
         kill_session(make.pid)
         make.wait(timeout=10)
         _forget_queue(tag)

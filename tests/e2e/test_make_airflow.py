@@ -94,6 +94,7 @@ def test_make_airflow_serves_the_dags_and_stops_on_ctrl_c(tmp_path):
         stopped = wait_session_gone(make.pid, STOP_SECONDS + 5)
         took = time.monotonic() - started
         assert stopped and took < STOP_SECONDS, f"still running {took:.1f} s after Ctrl-C:\n{tail(log)}"
+        print(f"every process of make airflow gone {took:.1f} s after Ctrl-C")
         assert "Shutting down components" in log.read_text(errors="replace")
     finally:
         kill_session(make.pid)
