@@ -114,11 +114,13 @@ def ensure_database(metadata_url: str) -> None:
 
 def prepare(settings: Settings) -> dict[str, str]:
     """Configure this process for the deployment, migrate its metadata and pools; the components' env."""
+    from community_dw.audit_view import local_airflow
     from community_dw.pseudonymize import use_local_key_connection
 
-    airflow_home.configure()
+    home = airflow_home.configure()
     use_local_key_connection()
-    os.environ.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")  # local only
+    # The same local users as `make airflow` (admin, auditor, analyst), their passwords printed
+    print(local_airflow.login_help(local_airflow.configure(home), settings.api_url), flush=True)
     os.environ.update(settings.environment())
     ensure_database(settings.metadata_url)
     migrate = subprocess.run(

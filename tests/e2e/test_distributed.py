@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import os
 import secrets
 import signal
@@ -153,7 +154,11 @@ def test_ingestion_runs_on_two_celery_workers_and_loads(tmp_path, metadata_db):
     components = tmp_path / "airflow" / "components"
     try:
         wait_http(f"{api}/api/v2/monitor/health", make, log)
-        token = get_json(f"{api}/auth/token")["access_token"]
+        passwords = json.loads(
+            (tmp_path / "airflow" / "simple_auth_manager_passwords.json.generated").read_text()
+        )
+        body = {"username": "admin", "password": passwords["admin"]}
+        token = get_json(f"{api}/auth/token", method="POST", body=body)["access_token"]
         for source in SOURCES:
             dag = f"{api}/api/v2/dags/ingest_{source}"
             for _ in range(60):  # until the DAG processor has stored the DAG

@@ -12,6 +12,7 @@ import yaml
 
 from community_dw import paths
 from community_dw_tools.distributed import SERVICES, WORKERS, Settings
+from community_dw_tools.distributed import commands as distributed_commands
 
 COMPOSE = paths.PROJECT_ROOT / "docker-compose.yaml"
 # Addresses and sizes of this machine's processes, not settings the two must share.
@@ -38,10 +39,14 @@ def test_docker_compose_validates_the_file_offline():
 
 def test_the_same_components_and_workers_run_in_both(services):
     commands = {name: service.get("command") for name, service in services.items()}
+    local = distributed_commands(Settings())
     for component in SERVICES:
         assert commands[f"airflow-{component.replace('api-server', 'apiserver')}"] == component
+        assert local[component][1:] == [component]
     for worker in WORKERS:
-        assert commands[f"airflow-{worker}"] == ["celery", "worker", "--celery-hostname", f"{worker}@%h"]
+        compose = f"celery worker --celery-hostname {worker}@%h"
+        assert commands[f"airflow-{worker}"] == compose
+        assert local[worker][1:5] == compose.split()  # here also --queues and --skip-serve-logs
     assert "cdw airflow db migrate" in " ".join(commands["airflow-init"])  # creates the pools
 
 
