@@ -12,6 +12,7 @@ Every process is in the make command's session and is killed with it, whatever h
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -124,13 +125,12 @@ def _forget_queue(queue: str) -> None:
 def _metadata(metadata_url: str, sql: str) -> list[tuple]:
     import psycopg2
 
-    con = psycopg2.connect(metadata_url.replace("+psycopg2", ""))
-    try:
-        with con.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        con.close()
+    with (
+        contextlib.closing(psycopg2.connect(metadata_url.replace("+psycopg2", ""))) as con,
+        con.cursor() as cur,
+    ):
+        cur.execute(sql)
+        return cur.fetchall()
 
 
 def test_ingestion_runs_on_two_celery_workers_and_loads(tmp_path, metadata_db):

@@ -21,15 +21,7 @@ import pytest
 from community_dw import paths
 from community_dw.contracts import load_contracts
 
-from support.processes import (
-    free_port,
-    get_json,
-    kill_session,
-    start_session,
-    tail,
-    wait_http,
-    wait_session_gone,
-)
+from support import processes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240, method="thread")]
 
@@ -47,8 +39,8 @@ def _user_environment(tmp_path: Path, port: int) -> dict[str, str]:
         "CDW_AIRFLOW_HOME": str(tmp_path / "airflow"),
         "CDW_DATA_DIR": str(tmp_path / "data"),
         "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(processes.free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(processes.free_port()),
     }
 
 
@@ -56,7 +48,7 @@ def _admin_token(api: str, airflow_home: Path) -> str:
     """Sign in as the local admin `make airflow` created, with the password it printed (kept in the home)."""
     passwords = json.loads((airflow_home / "simple_auth_manager_passwords.json.generated").read_text())
     body = {"username": "admin", "password": passwords["admin"]}
-    return get_json(f"{api}/auth/token", method="POST", body=body)["access_token"]
+    return processes.get_json(f"{api}/auth/token", method="POST", body=body)["access_token"]
 
 
 def _dag_ids(api: str, token: str, seconds: float = 90) -> set[str]:
@@ -64,38 +56,40 @@ def _dag_ids(api: str, token: str, seconds: float = 90) -> set[str]:
     expected = {f"ingest_{name}" for name in load_contracts()} | {"build_warehouse", "retention"}
     deadline = time.monotonic() + seconds
     while True:
-        listed = {d["dag_id"] for d in get_json(f"{api}/api/v2/dags?limit=100", token)["dags"]}
+        listed = {d["dag_id"] for d in processes.get_json(f"{api}/api/v2/dags?limit=100", token)["dags"]}
         if listed >= expected or time.monotonic() > deadline:
             return listed
         time.sleep(2)
 
 
 def test_make_airflow_serves_the_dags_and_stops_on_ctrl_c(tmp_path):
-    port = free_port()
+    port = processes.free_port()
     api = f"http://127.0.0.1:{port}"
     log = tmp_path / "make-airflow.log"
     # The venv this session runs in counts as installed (make would otherwise reinstall it if a pin
     # changed after it was built); the rest is the target as it stands.
-    make = start_session(
+    make = processes.start_session(
         ["make", "--no-print-directory", "-o", ".venv/.installed", "airflow"],
         _user_environment(tmp_path, port),
         log,
         cwd=paths.PROJECT_ROOT,
     )
     try:
-        wait_http(f"{api}/api/v2/monitor/health", make, log)
+        processes.wait_http(f"{api}/api/v2/monitor/health", make, log)
         assert "auditor" in log.read_text(errors="replace"), "make airflow did not say how to sign in"
         listed = _dag_ids(api, _admin_token(api, tmp_path / "airflow"))
         assert {f"ingest_{name}" for name in load_contracts()} | {"build_warehouse", "retention"} <= listed
-        assert "FileNotFoundError" not in log.read_text(errors="replace"), tail(log)
+        assert "FileNotFoundError" not in log.read_text(errors="replace"), processes.tail(log)
 
         os.killpg(make.pid, signal.SIGINT)  # Ctrl-C
         started = time.monotonic()
-        stopped = wait_session_gone(make.pid, STOP_SECONDS + 5)
+        stopped = processes.wait_session_gone(make.pid, STOP_SECONDS + 5)
         took = time.monotonic() - started
-        assert stopped and took < STOP_SECONDS, f"still running {took:.1f} s after Ctrl-C:\n{tail(log)}"
+        assert stopped and took < STOP_SECONDS, (
+            f"still running {took:.1f} s after Ctrl-C:\n{processes.tail(log)}"
+        )
         print(f"every process of make airflow gone {took:.1f} s after Ctrl-C")
         assert "Shutting down components" in log.read_text(errors="replace")
     finally:
-        kill_session(make.pid)
+        processes.kill_session(make.pid)
         make.wait(timeout=10)
