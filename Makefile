@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint unit browser compose-cli airflow airflow-distributed lock manifest clean help bench-ingest
+.PHONY: demo test lint unit browser compose-cli pgaudit airflow airflow-distributed lock manifest clean help bench-ingest
 
 help:
 	@echo "make demo     generate the demo city and run every DAG end to end on DuckDB"
@@ -45,7 +45,7 @@ lint: $(INSTALLED) manifest
 unit: $(INSTALLED) manifest
 	$(BIN)/python -m pytest -m "not e2e"
 
-test: lint browser compose-cli
+test: lint browser compose-cli pgaudit
 	$(BIN)/python -m pytest
 
 # Page tests (GX Data Docs) read the rendered DOM from Debian's headless Chromium.
@@ -62,6 +62,15 @@ compose-cli:
 		echo "installing Debian's docker-compose to validate docker-compose.yaml"; \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; }
+
+# tests/privacy/test_access_log.py starts a private PostgreSQL 15 with Debian's pgaudit (the access log).
+pgaudit:
+	@dpkg-query -W -f='$${Status}' postgresql-15-pgaudit 2>/dev/null | grep -q "ok installed" || { \
+		echo "installing Debian's postgresql-15-pgaudit for the access-log tests"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-pgaudit || { \
+			$$SUDO apt-get update -qq && \
+			$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-pgaudit; }; }
 
 airflow: $(INSTALLED) manifest
 	CDW_ALLOW_LOCAL_KEY=1 $(BIN)/cdw airflow standalone

@@ -132,7 +132,16 @@ def test_pg_other_roles_read_only_their_schemas(pg_warehouse, role: str, allowed
 def test_pg_roles_rls_and_hooks_are_idempotent(pg_warehouse) -> None:
     roles = pg_warehouse.query("select rolname, rolcanlogin from pg_roles where rolname like 'cdw\\_%'")
     assert dict(roles) == dict.fromkeys(
-        ["cdw_loader", "cdw_engineer", "cdw_analyst", "cdw_grid_worker", "cdw_auditor", "cdw_steward"], False
+        [
+            "cdw_loader",
+            "cdw_engineer",
+            "cdw_analyst",
+            "cdw_grid_worker",
+            "cdw_auditor",
+            "cdw_steward",
+            "cdw_access_audit",
+        ],
+        False,
     )
     # A second run re-applies roles, schema privileges, grants and policies without error.
     run_dbt(

@@ -135,6 +135,41 @@ def test_report_has_the_period_and_the_sha256_of_the_ledger_rows(warehouse, tmp_
     assert written.ledger_sha256 == digest.hexdigest()
 
 
+def test_the_access_log_is_shown_or_said_to_be_unavailable_and_why(shown):
+    import dataclasses
+
+    from community_dw.audit_view import access_log, render
+
+    assert not shown.access.available and shown.access.reason == access_log.DUCKDB_REASON
+    for mode in ("page", "report"):
+        html = render.render(shown, mode=mode)
+        assert 'id="access-log-unavailable"' in html and "it has no roles" in html
+    read = {
+        "read_at": datetime(2026, 11, 20, 2, 0),
+        "reader": "gw_li",
+        "reader_groups": "cdw_grid_worker",
+        "relation": "care.overdue_visits",
+        "object_type": "TABLE",
+        "command": "SELECT",
+        "statement_class": "READ",
+        "rows_read": 12,
+        "audit_type": "OBJECT",
+    }
+    entry = {"reader": "gw_li", "groups": "cdw_grid_worker", "relation": "care.overdue_visits"}
+    logged = access_log.AccessLogFigures(
+        True,
+        "pgaudit",
+        datetime(2026, 11, 20, 3),
+        [read],
+        [entry | {"reads": 1, "rows": 12, "last": read["read_at"]}],
+    )
+    html = render.render(dataclasses.replace(shown, access=logged), mode="report")
+    assert 'data-figure="person-level-reads">1<' in html and "access-log-unavailable" not in html
+    assert re.search(
+        r"<td>gw_li</td><td>cdw_grid_worker</td><td>care.overdue_visits</td>\s*<td class=\"n\">1</td>", html
+    )
+
+
 # --- routes: Airflow's real authentication -------------------------------------------------------
 
 

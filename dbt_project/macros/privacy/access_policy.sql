@@ -7,11 +7,16 @@
     `grant_loader_schemas` to the tables the Python loader creates in raw, vault and audit, and
     community_dw.disclosure to the published release it writes in `marts` and `analyst` (it grants
     SELECT to the roles with USAGE). DuckDB has no roles: there, separation is physical
-    (community_dw.publish writes an analyst file holding only marts and analyst). -#}
+    (community_dw.publish writes an analyst file holding only marts and analyst).
+
+    `access_audit`: pgaudit's object audit role (community_dw.audit_view.access_log). It holds SELECT on
+    every relation of the person-level schemas that carries a column other than `privacy: none`, and
+    nothing else (no USAGE, no members, never LOGIN), so that pgaudit logs every read of them. -#}
 
 {% macro cdw_access_policy() -%}
     {{- return({
-        'roles': ['cdw_loader', 'cdw_engineer', 'cdw_analyst', 'cdw_grid_worker', 'cdw_auditor', 'cdw_steward'],
+        'roles': ['cdw_loader', 'cdw_engineer', 'cdw_analyst', 'cdw_grid_worker', 'cdw_auditor', 'cdw_steward',
+            'cdw_access_audit'],
         'dbt_schemas': {
             'staging': ['cdw_engineer'],
             'intermediate': ['cdw_engineer'],
@@ -29,6 +34,7 @@
             'vault': {'usage': ['cdw_loader', 'cdw_steward'], 'read': ['cdw_steward'], 'write': ['cdw_loader']},
             'audit': {'usage': ['cdw_loader', 'cdw_auditor', 'cdw_engineer'], 'read': ['cdw_auditor', 'cdw_engineer'], 'write': ['cdw_loader']},
         },
+        'access_audit': {'role': 'cdw_access_audit', 'schemas': ['care', 'vault', 'raw']},
     }) -}}
 {%- endmacro %}
 
@@ -46,7 +52,20 @@
         {{ exceptions.raise_compiler_error(
             this ~ ': schema ' ~ this.schema ~ ' is not in the access policy (cdw_access_policy)') }}
     {%- endif -%}
-    {%- do apply_grants(this, {'select': readers}, should_revoke=true) -%}
+    {%- do apply_grants(this, {'select': readers + audited_by_pgaudit(policy_schema=this.schema)}, should_revoke=true) -%}
+{%- endmacro %}
+
+
+{#- [the pgaudit object audit role] when the relation being built holds person-level data: it is in one of
+    the audited schemas and has a column whose privacy is not `none` (or no documented columns at all,
+    which is audited to be safe). A care view that only scopes rows (grid_worker_scope) is not. -#}
+{% macro audited_by_pgaudit(policy_schema) -%}
+    {%- set audit = cdw_access_policy().access_audit -%}
+    {%- if policy_schema not in audit.schemas -%}
+        {{- return([]) -}}
+    {%- endif -%}
+    {%- set labels = model.columns.values() | map(attribute='meta') | map(attribute='privacy', default='unknown') | list -%}
+    {{- return([audit.role] if not labels or labels | reject('equalto', 'none') | list else []) -}}
 {%- endmacro %}
 
 
@@ -59,12 +78,22 @@
     {%- endif -%}
     {%- set policy = cdw_access_policy() %}
 do $$
+declare
+    member record;
 begin
     {%- for role in policy.roles %}
     if not exists (select from pg_catalog.pg_roles where rolname = '{{ role }}') then
         create role {{ role }} nologin;
     end if;
     {%- endfor %}
+    {#- Whoever were a member of the audit role would read every person-level relation. #}
+    for member in
+        select m.member::regrole::text as name
+        from pg_catalog.pg_auth_members as m
+        where m.roleid = '{{ policy.access_audit.role }}'::regrole
+    loop
+        execute format('revoke {{ policy.access_audit.role }} from %s', member.name);
+    end loop;
 end
 $$;
     {%- for schema, readers in policy.dbt_schemas.items() %}
@@ -154,7 +183,7 @@ begin
         {%- for writer in access.write %}
         grant create on schema {{ schema }} to {{ writer }};
         {%- endfor %}
-        {%- for role in access.read %}
+        {%- for role in access.read + ([policy.access_audit.role] if schema in policy.access_audit.schemas else []) %}
         grant select on all tables in schema {{ schema }} to {{ role }};
         alter default privileges in schema {{ schema }} grant select on tables to {{ role }};
             {%- for writer in access.write %}

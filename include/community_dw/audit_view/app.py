@@ -152,6 +152,14 @@ def create_app() -> FastAPI:
                 for b in shown.batches
             ],
             "anomalies": len(shown.anomalies),
+            "access_log": {
+                "available": shown.access.available,
+                "reason": shown.access.reason,
+                "reads": shown.access.total_reads,
+                "by_reader": [
+                    {k: e[k] for k in ("reader", "relation", "reads", "rows")} for e in shown.access.by_reader
+                ],
+            },
             "rejections": [
                 {k: r[k] for k in ("batch_id", "file", "rejection_rule", "rejection_detail")}
                 for r in shown.rejections

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from community_dw.audit_view import bands, findings, freshness
+from community_dw.audit_view import access_log, bands, findings, freshness
 
 if TYPE_CHECKING:
     from community_dw.audit_view.store import AuditStore
@@ -142,6 +142,7 @@ class Figures:
     release_audits: list[dict[str, Any]]
     purges: list[dict[str, Any]]
     acknowledgements: dict[tuple[str, str], list[findings.Acknowledgement]] = field(default_factory=dict)
+    access: access_log.AccessLogFigures | None = None  # reads of person-level data (PostgreSQL + pgaudit)
 
     @property
     def ledger_sha256(self) -> str:
@@ -468,6 +469,7 @@ def compute(
         else [],
         purges=[p for p in purges if source is None or p["source"] == source],
         acknowledgements=findings.history(store),
+        access=access_log.summarize(store, period),
     )
 
 

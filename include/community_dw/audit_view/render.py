@@ -16,6 +16,7 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from community_dw.audit_view import access_log
 from community_dw.audit_view.figures import Figures
 from community_dw.audit_view.freshness import local_from_utc
 
@@ -213,6 +214,7 @@ def render(
             view_js=asset("audit_view.js") if self_contained else "",
             view_css=asset("audit_view.css"),
             listed=INTERVALS_LISTED,
+            listed_reads=access_log.READS_LISTED,
             any_judged=any(p["mean"] is not None for s in figures.band_series.values() for p in s),
             all_sources=list(all_sources),
             back=back,

@@ -1,0 +1,23 @@
+"""Access log, hourly: pgaudit's record of every read of person-level data (care, vault, raw) by a
+person's role, collected into audit.access_log for the auditor's view and the monthly report.
+
+Reads: the PostgreSQL server's csvlog files shipped to CDW_PGAUDIT_LOG_DIR (pgaudit object audit
+logging; README: the access log). Writes: audit.access_log (who, when, which relation, how many rows;
+never a value), audit.access_log_files (how far each file was read: a rerun adds nothing) and
+audit.access_log_collections (each run, or why the log is not available). On DuckDB nothing is
+collected. Logic: community_dw.audit_view.access_log.
+"""
+
+from airflow.sdk import DAG, CronTriggerTimetable
+
+from community_dw.orchestration import LOCAL_TZ, ONE_RUN_AT_A_TIME
+from community_dw.orchestration.access_log import collect_access_log_task
+
+with DAG(
+    dag_id="access_log",
+    schedule=CronTriggerTimetable("7 * * * *", timezone=LOCAL_TZ),
+    tags=["audit", "privacy"],
+    doc_md=__doc__,
+    **ONE_RUN_AT_A_TIME,
+):
+    collect_access_log_task()
