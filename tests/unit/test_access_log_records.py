@@ -47,6 +47,8 @@ def test_a_copy_without_a_relation_is_kept_and_writes_and_other_lines_are_not_re
     assert (copy.relation, copy.command, copy.audit_type, copy.person_level) == ("", "COPY", "SESSION", True)
     assert access_log.parse_record(_record(_line("cdw_loader", 3, WRITE))) is None
     assert access_log.parse_record(_record(_line("gw_li", 4, "connection authorized: user=gw_li"))) is None
+    no_relation = SESSION_COPY.replace("READ,COPY", "READ,SELECT")  # `select 1` under session logging
+    assert not access_log.parse_record(_record(_line("gw_li", 6, no_relation))).person_level
     marts = OBJECT_READ.replace("care.overdue_visits", "marts.community_population_profile")
     assert not access_log.parse_record(_record(_line("analyst_qian", 5, marts))).person_level
 

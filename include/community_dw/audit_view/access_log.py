@@ -150,7 +150,10 @@ class Read:
 
     @property
     def person_level(self) -> bool:
-        return self.relation == "" or self.relation.split(".", 1)[0] in PERSON_SCHEMAS
+        """A relation of a person-level schema, or a COPY whose relation pgaudit does not name."""
+        if self.relation == "":
+            return self.command == "COPY"
+        return self.relation.split(".", 1)[0] in PERSON_SCHEMAS
 
 
 def _log_time(text: str) -> datetime:
@@ -303,11 +306,7 @@ def collect(con, log_dir: Path, now: datetime | None = None) -> Collection:
         *(n.strip() for n in os.environ.get(SERVICE_LOGINS_ENV, "").split(",") if n.strip()),
     }
     services |= roles - set(people)
-    writer = os.environ.get(WRITER_ROLE_ENV, "cdw_loader")
-    if writer in roles:
-        cursor.execute(f'set role "{writer}"')
-    for statement in DDL:
-        cursor.execute(statement)
+    _prepare_tables(cursor)
     cursor.execute("select log_file, byte_offset from audit.access_log_files")
     offsets = dict(cursor.fetchall())
     done = Collection(status="collected", detail=f"{log_dir}")
@@ -372,6 +371,21 @@ def collect(con, log_dir: Path, now: datetime | None = None) -> Collection:
     return done
 
 
+def _prepare_tables(cursor) -> None:
+    """Write as the writer role (cdw_loader: the audit tables' owner, readable by auditors through its
+    default privileges) when this login may take it; then make sure the tables exist."""
+    writer = os.environ.get(WRITER_ROLE_ENV, "cdw_loader")
+    cursor.execute(
+        "select pg_catalog.pg_has_role(session_user, oid, 'MEMBER') from pg_catalog.pg_roles where rolname = %s",
+        [writer],
+    )
+    found = cursor.fetchone()
+    if found and found[0]:
+        cursor.execute(f'set role "{writer}"')
+    for statement in DDL:
+        cursor.execute(statement)
+
+
 def _record(cursor, done: Collection, now: datetime) -> None:
     cursor.execute(
         "insert into audit.access_log_collections (collected_at, status, detail, files, lines_read,"
@@ -412,12 +426,7 @@ def collect_from_environment() -> Collection:
             con.rollback()
             done = Collection(status="unavailable", detail=str(exc))
             cursor = con.cursor()
-            writer = os.environ.get(WRITER_ROLE_ENV, "cdw_loader")
-            cursor.execute("select 1 from pg_catalog.pg_roles where rolname = %s", [writer])
-            if cursor.fetchone():
-                cursor.execute(f'set role "{writer}"')
-            for statement in DDL:
-                cursor.execute(statement)
+            _prepare_tables(cursor)
             _record(cursor, done, utc_now())
             con.commit()
             log.warning("Access log not available: %s", exc)
