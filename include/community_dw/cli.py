@@ -18,6 +18,15 @@ def _manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warehouse_init(args: argparse.Namespace) -> int:
+    """Declare the warehouse's tables and, on PostgreSQL, apply the access policy (as its owner)."""
+    from community_dw import warehouse
+
+    tables = warehouse.initialise(args.url)
+    print(f"warehouse declared ({len(tables)} sources): {', '.join(tables)}")
+    return 0
+
+
 # Airflow commands that run until stopped: supervised in their own process group (community_dw.processes).
 SERVICES = {"standalone", "scheduler", "api-server", "dag-processor", "triggerer", "celery"}
 
@@ -97,6 +106,13 @@ def add_commands(sub) -> None:
     manifest = sub.add_parser("dbt-manifest", help="build dbt_project/target/manifest.json for Cosmos")
     manifest.add_argument("--force", action="store_true")
     manifest.set_defaults(func=_manifest)
+
+    init = sub.add_parser(
+        "warehouse-init",
+        help="declare raw, audit and vault tables; on PostgreSQL also roles and grants (run as the owner)",
+    )
+    init.add_argument("--url", help="the warehouse URL (default: CDW_WAREHOUSE_URL, else the DuckDB file)")
+    init.set_defaults(func=_warehouse_init)
 
     docs = sub.add_parser(
         "dbt-docs", help="dbt docs generate into dbt_project/target (served in the Airflow UI)"

@@ -14,22 +14,44 @@ MANIFEST_PATH = paths.DBT_PROJECT_DIR / "target" / "manifest.json"
 
 
 def dbt_env() -> dict[str, str]:
-    """Environment dbt needs: the warehouse file and the target (defaults: embedded DuckDB)."""
-    return {
+    """Environment dbt needs: the warehouse and the target (defaults: embedded DuckDB).
+
+    With a PostgreSQL CDW_WAREHOUSE_URL, the `postgres` target on that database, logged in as the
+    URL's user and building as `cdw_engineer` (CDW_PG_ROLE overrides; empty: as the login itself).
+    """
+    from community_dw import warehouse
+
+    env = {
         "CDW_WAREHOUSE_PATH": str(paths.warehouse_path()),
         "CDW_DBT_TARGET": os.environ.get("CDW_DBT_TARGET", "duckdb"),
     }
+    if warehouse.is_postgres():
+        role = os.environ.get("CDW_PG_ROLE", warehouse.ENGINEER_ROLE)
+        env |= {"CDW_DBT_TARGET": "postgres"} | warehouse.postgres_env(warehouse.warehouse_url(), role)
+    return env
 
 
-def invoke(args: list[str]) -> None:
-    """Run one dbt command in this process; raise with dbt's own message when it fails."""
+def invoke(args: list[str], env: dict[str, str] | None = None) -> None:
+    """Run one dbt command in this process; raise with dbt's own message when it fails.
+
+    `env` is set for this command only; otherwise `dbt_env()` fills what the environment lacks.
+    """
     from dbt.cli.main import dbtRunner
 
+    saved = {key: os.environ.get(key) for key in env or {}}
     for key, value in dbt_env().items():
         os.environ.setdefault(key, value)
-    result = dbtRunner().invoke(
-        [*args, "--project-dir", str(paths.DBT_PROJECT_DIR), "--profiles-dir", str(paths.DBT_PROJECT_DIR)]
-    )
+    os.environ.update(env or {})
+    try:
+        result = dbtRunner().invoke(
+            [*args, "--project-dir", str(paths.DBT_PROJECT_DIR), "--profiles-dir", str(paths.DBT_PROJECT_DIR)]
+        )
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     if not result.success:
         raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception or 'see the dbt log above'}")
 

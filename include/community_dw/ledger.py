@@ -19,14 +19,12 @@ from community_dw.errors import BatchRejected, RowProblem
 from community_dw.transports.base import LandedBatch
 
 if TYPE_CHECKING:
-    import duckdb
-
     from community_dw.validation import ExpectationOutcome
 
 log = logging.getLogger(__name__)
 
 
-def insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> None:
+def insert(con: warehouse.Warehouse, table: str, rows: list[dict]) -> None:
     """Insert rows given as {column: value}; every row names the same columns."""
     if not rows:
         return
@@ -37,18 +35,17 @@ def insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> None
     )
 
 
-def batch_counts(con: duckdb.DuckDBPyConnection, contract: Contract, batch_id: str) -> tuple[int, int]:
+def batch_counts(con: warehouse.Warehouse, contract: Contract, batch_id: str) -> tuple[int, int]:
     """(loaded, quarantined) rows of a batch in raw right now."""
-    counts = []
-    for table in (contract.raw_table, f"{contract.raw_table}_quarantine"):
-        counts.append(
-            con.execute(f"select count(*) from {table} where _batch_id = ?", [batch_id]).fetchone()[0]
-        )
+    counts = [
+        con.scalar(f"select count(*) from {table} where _batch_id = ?", [batch_id])
+        for table in (contract.raw_table, f"{contract.raw_table}_quarantine")
+    ]
     return counts[0], counts[1]
 
 
 def record_loaded(
-    con: duckdb.DuckDBPyConnection,
+    con: warehouse.Warehouse,
     contract: Contract,
     landed: LandedBatch,
     *,
@@ -90,7 +87,7 @@ def record_rejection(
     if received is None and landed is not None:
         received = landed.manifest_rows
     with warehouse.connection() as con:
-        warehouse.ensure_tables(con, contract)
+        con.ensure_tables(contract)
         loaded, quarantined = batch_counts(con, contract, rejection.batch_id)
         detail = str(rejection)
         if loaded or quarantined:
@@ -184,5 +181,5 @@ def record_gate_outcomes(
     for expectation_type, reason, success, unexpected in warnings:
         rows.append(row(expectation_type, None, "warning", reason, success, None, unexpected))
     with warehouse.connection() as con:
-        warehouse.ensure_tables(con, contract)
+        con.ensure_tables(contract)
         insert(con, "audit.dq_results", rows)

@@ -3,7 +3,8 @@
 One transaction per batch: the batch's earlier rows (a rerun) are deleted and the staged ones inserted,
 the counts are checked against what was received, and the ledger row is written inside the same
 transaction, so a crash at any point leaves either the old batch or the new one, never both and never
-a batch without its ledger record. Reruns never duplicate.
+a batch without its ledger record. Reruns never duplicate. The same on every warehouse backend
+(community_dw.warehouse): DuckDB inserts the Arrow tables by name, PostgreSQL copies them in binary.
 """
 
 from __future__ import annotations
@@ -36,38 +37,30 @@ def load(validated: ValidatedBatch, run_id: str | None = None) -> dict:
     batch = [landed.batch_id]
     now = utc_now()
     with warehouse.connection() as con:
-        warehouse.ensure_tables(con, contract)
-        con.execute("begin transaction")
-        try:
+        con.ensure_tables(contract)
+        with con.transaction():
             con.execute(f"delete from {contract.raw_table} where _batch_id = ?", batch)
             con.execute(f"delete from {contract.raw_table}_quarantine where _batch_id = ?", batch)
             con.execute("delete from audit.quarantine_index where batch_id = ?", batch)
             # A batch has one `loaded` record, its current state; rejected attempts stay as history.
             con.execute("delete from audit.batch_ledger where batch_id = ? and status = 'loaded'", batch)
-            for table, file in (
-                (contract.raw_table, "accepted"),
-                (f"{contract.raw_table}_quarantine", "quarantined"),
-            ):
-                con.register("staged_rows", staged(work / f"{file}.arrow"))
-                con.execute(
-                    f"insert into {table} by name select *, ? as _batch_id, ? as _loaded_at from staged_rows",
-                    [landed.batch_id, now],
-                )
-            con.register("staged_problems", staged(work / "problems.arrow"))
-            con.execute(
-                "insert into audit.quarantine_index (source, batch_id, file, source_row, column_name, "
-                "reason_code, rule, recorded_at) select ?, ?, ?, source_row, column_name, reason_code, rule, ? "
-                "from staged_problems",
-                [contract.name, landed.batch_id, landed.file, now],
+            constants = {"_batch_id": landed.batch_id, "_loaded_at": now}
+            con.append_arrow(contract.raw_table, staged(work / "accepted.arrow"), constants)
+            con.append_arrow(
+                f"{contract.raw_table}_quarantine", staged(work / "quarantined.arrow"), constants
             )
-            con.register("staged_vault", staged(work / "vault.arrow"))
-            con.execute(
-                "insert into vault.identities (domain, pseudonym, original_value, first_batch_id, first_seen_at) "
-                "select distinct v.domain, v.pseudonym, v.original_value, ?, ? "
-                "from staged_vault v anti join vault.identities i "
-                "on i.domain = v.domain and i.pseudonym = v.pseudonym",
-                [landed.batch_id, now],
+            problems = staged(work / "problems.arrow")
+            con.append_arrow(
+                "audit.quarantine_index",
+                problems.select(["source_row", "column_name", "reason_code", "rule"]),
+                {
+                    "source": contract.name,
+                    "batch_id": landed.batch_id,
+                    "file": landed.file,
+                    "recorded_at": now,
+                },
             )
+            con.add_identities(staged(work / "vault.arrow"), landed.batch_id, now)
             loaded, quarantined = ledger.batch_counts(con, contract, landed.batch_id)
             if loaded + quarantined != validated.received_rows:
                 raise LedgerImbalance(
@@ -84,10 +77,6 @@ def load(validated: ValidatedBatch, run_id: str | None = None) -> dict:
                 key_fingerprint=validated.key_fingerprint,
                 run_id=run_id,
             )
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
     discard(work)
     summary = {
         "source": contract.name,

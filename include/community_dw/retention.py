@@ -39,7 +39,7 @@ from community_dw import paths, warehouse
 from community_dw.contracts import Contract, get_contract, load_contracts
 
 if TYPE_CHECKING:
-    import duckdb
+    from community_dw.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def _folder_size(folder: Path) -> tuple[int, int, float]:
     return len(files), sum(p.stat().st_size for p in files), newest
 
 
-def _expired_batches(con: duckdb.DuckDBPyConnection, source: str, cutoff: datetime) -> list[str]:
+def _expired_batches(con: Warehouse, source: str, cutoff: datetime) -> list[str]:
     return [
         batch
         for (batch,) in con.execute(
@@ -116,7 +116,7 @@ def _expired_batches(con: duckdb.DuckDBPyConnection, source: str, cutoff: dateti
     ]
 
 
-def _purge_folders(con: duckdb.DuckDBPyConnection, contract: Contract, as_of: datetime) -> list[Purge]:
+def _purge_folders(con: Warehouse, contract: Contract, as_of: datetime) -> list[Purge]:
     cutoff = landing_cutoff(contract, as_of)
     cutoff_epoch = cutoff.replace(tzinfo=UTC).timestamp()
     purges = []
@@ -152,7 +152,7 @@ def _purge_folders(con: duckdb.DuckDBPyConnection, contract: Contract, as_of: da
     return purges
 
 
-def _log(con: duckdb.DuckDBPyConnection, purges: list[Purge], run_id: str | None, now: datetime) -> None:
+def _log(con: Warehouse, purges: list[Purge], run_id: str | None, now: datetime) -> None:
     if not purges:  # a run that removed nothing logs nothing
         return
     con.executemany(
@@ -178,7 +178,7 @@ def _log(con: duckdb.DuckDBPyConnection, purges: list[Purge], run_id: str | None
 
 
 def _purge_raw(
-    con: duckdb.DuckDBPyConnection, contract: Contract, as_of: datetime, run_id: str | None, now: datetime
+    con: Warehouse, contract: Contract, as_of: datetime, run_id: str | None, now: datetime
 ) -> list[Purge]:
     cutoff = raw_cutoff(contract, as_of)
     if cutoff is None:
@@ -190,14 +190,13 @@ def _purge_raw(
         # _loaded_at is UTC; shifted to local time to age a row whose own time did not parse.
         f"{contract.raw_table}_quarantine": (
             f"delete from {contract.raw_table}_quarantine "
-            f"where coalesce(cast({age} as timestamp), _loaded_at + interval {local_offset} hour) < ?"
+            f"where coalesce(cast({age} as timestamp), _loaded_at + interval '{local_offset} hours') < ?"
         ),
     }
     purges = []
-    con.execute("begin transaction")
-    try:
+    with con.transaction():
         for relation, sql in statements.items():
-            removed = con.execute(sql, [cutoff]).fetchone()[0]
+            removed = con.delete(sql, [cutoff])
             if removed:
                 purges.append(
                     Purge(
@@ -210,10 +209,6 @@ def _purge_raw(
                     )
                 )
         _log(con, purges, run_id, now)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return purges
 
 
@@ -222,16 +217,15 @@ def purge_source(source: str, as_of: datetime, run_id: str | None = None) -> lis
     contract = get_contract(source)
     now = utc_naive(datetime.now(UTC))
     with warehouse.connection() as con:
-        warehouse.ensure_tables(con, contract)
+        con.ensure_tables(contract)
         purges = _purge_raw(con, contract, as_of, run_id, now)
         folders: list[Purge] = []
         try:
             folders = _purge_folders(con, contract, as_of)
         finally:  # whatever was deleted is logged, even if a later folder could not be removed
             if folders:
-                con.execute("begin transaction")
-                _log(con, folders, run_id, now)
-                con.execute("commit")
+                with con.transaction():
+                    _log(con, folders, run_id, now)
     for p in [*purges, *folders]:
         log.info(
             "Purged %s %s: %s (window %d days, cut-off %s)",
@@ -260,21 +254,16 @@ order by source, rule
 """
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
+def _table_exists(con: Warehouse, schema: str, table: str) -> bool:
+    return con.exists(f"{schema}.{table}")
 
 
-def purge_summary(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+def purge_summary(con: Warehouse) -> list[tuple]:
     """Per rule and source: purges logged, rows, files and bytes removed, and the latest purge."""
     return con.execute(PURGE_SUMMARY).fetchall() if _table_exists(con, "audit", "purge_log") else []
 
 
-def next_expiries(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int, datetime]]:
+def next_expiries(con: Warehouse) -> list[tuple[str, str, int, datetime]]:
     """Per source and rule still holding data: the window and when its oldest item is first purged.
 
     Landing times are UTC (the ledger's clock); raw times are local (the rows' clock).

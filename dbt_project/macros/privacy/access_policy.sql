@@ -30,10 +30,14 @@
             'access': ['cdw_auditor', 'cdw_engineer'],
         },
         'loader_schemas': {
-            'raw': {'usage': ['cdw_loader', 'cdw_engineer'], 'read': ['cdw_engineer'], 'write': ['cdw_loader']},
-            'vault': {'usage': ['cdw_loader', 'cdw_steward'], 'read': ['cdw_steward'], 'write': ['cdw_loader']},
-            'audit': {'usage': ['cdw_loader', 'cdw_auditor', 'cdw_engineer'], 'read': ['cdw_auditor', 'cdw_engineer'], 'write': ['cdw_loader']},
+            'raw': {'usage': ['cdw_loader', 'cdw_engineer'], 'read': ['cdw_engineer', 'cdw_loader'], 'write': ['cdw_loader'],
+                'table_writes': {'cdw_loader': 'insert, delete'}},
+            'vault': {'usage': ['cdw_loader', 'cdw_steward'], 'read': ['cdw_steward'], 'write': [],
+                'table_writes': {'cdw_loader': 'insert'}},
+            'audit': {'usage': ['cdw_loader', 'cdw_auditor', 'cdw_engineer'], 'read': ['cdw_auditor', 'cdw_engineer', 'cdw_loader'],
+                'write': ['cdw_loader', 'cdw_engineer'], 'table_writes': {'cdw_loader': 'insert, delete'}},
         },
+        'builder': 'cdw_engineer',
         'access_audit': {'role': 'cdw_access_audit', 'schemas': ['care', 'vault', 'raw']},
     }) -}}
 {%- endmacro %}
@@ -105,6 +109,7 @@ revoke all on schema {{ schema }} from public;
     {%- endfor %}
 {{ grant_loader_schemas() }}
 {{ hide_catalog_statistics() }}
+{{ grant_builder_access() }}
 {%- endmacro %}
 
 
@@ -158,8 +163,12 @@ $$;
 {%- endmacro %}
 
 
-{#- raw, vault and audit tables are created by the Python loader, not by dbt (the loader owns what it
-    creates; `write` roles get CREATE on the schema). Readers get SELECT on whatever exists and, through
+{#- raw, vault and audit tables are declared by the warehouse's owner (community_dw.warehouse.initialise)
+    or created by the loader, not by dbt (`write` roles get CREATE on the schema; the vault has none, so
+    the loader never owns, and so never reads, vault.identities); `table_writes` are the privileges a
+    role gets on every table of the schema, whoever created it (the loader inserts into the vault, and
+    needs no SELECT for it). Run only by a role that owns the schema (or a superuser): the role dbt
+    builds as leaves them to the owner. Readers get SELECT on whatever exists and, through
     default privileges, on tables created later by the role running dbt or by the loader role (when the
     role running dbt may act for it). Schemas that do not exist yet are left alone. PostgreSQL only. -#}
 {% macro grant_loader_schemas() -%}
@@ -170,7 +179,8 @@ $$;
 do $$
 begin
     {%- for schema, access in policy.loader_schemas.items() %}
-    if exists (select from pg_catalog.pg_namespace where nspname = '{{ schema }}') then
+    if exists (select from pg_catalog.pg_namespace where nspname = '{{ schema }}'
+            and pg_catalog.pg_has_role(current_user, nspowner, 'USAGE')) then
         revoke all on schema {{ schema }} from public;
         {%- for role in policy.roles %}
         {%- if role in access.usage %}
@@ -182,6 +192,10 @@ begin
         {%- endfor %}
         {%- for writer in access.write %}
         grant create on schema {{ schema }} to {{ writer }};
+        {%- endfor %}
+        {%- for writer, privileges in access.table_writes.items() %}
+        grant {{ privileges }} on all tables in schema {{ schema }} to {{ writer }};
+        alter default privileges in schema {{ schema }} grant {{ privileges }} on tables to {{ writer }};
         {%- endfor %}
         {%- for role in access.read + ([policy.access_audit.role] if schema in policy.access_audit.schemas else []) %}
         grant select on all tables in schema {{ schema }} to {{ role }};
