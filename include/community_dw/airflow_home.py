@@ -24,7 +24,23 @@ def configure(home: Path | None = None) -> Path:
     os.environ.setdefault("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(home / "logs"))
     os.environ.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
     os.environ.setdefault("AIRFLOW__API__WORKERS", "1")  # one api-server process is plenty locally
+    configure_lineage()
     return home
+
+
+def configure_lineage() -> None:
+    """OpenLineage events of every task (the provider's listener) to a local file, no server needed:
+    one JSON event per line in community_dw.lineage.events_file(); AIRFLOW__OPENLINEAGE__TRANSPORT
+    set beforehand (e.g. an HTTP transport to Marquez) wins."""
+    import json
+
+    from community_dw.lineage import events_file
+
+    os.environ.setdefault("AIRFLOW__OPENLINEAGE__NAMESPACE", "community_dw")
+    if "AIRFLOW__OPENLINEAGE__TRANSPORT" not in os.environ:
+        events_file().parent.mkdir(parents=True, exist_ok=True)
+        transport = {"type": "file", "log_file_path": str(events_file()), "append": True}
+        os.environ["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(transport)
 
 
 def migrate() -> None:

@@ -1,4 +1,5 @@
-"""The runtime's commands of `cdw`: build the dbt manifest, fetch the Data Docs assets, run the Airflow CLI.
+"""The runtime's commands of `cdw`: build the dbt manifest, fetch the Data Docs assets, run the Airflow CLI,
+trace a relation's lineage to its batches, list the notifications sent.
 
 The `cdw` console script is `community_dw_tools.cli`, which adds these to the tooling's commands
 (generate, demo, summary); this package knows nothing of the tooling, so it installs and runs without
@@ -101,6 +102,28 @@ def _data_docs_assets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lineage(args: argparse.Namespace) -> int:
+    """Where a relation's rows come from: dbt models and sources down to the batches in raw."""
+    import json
+
+    from community_dw.lineage import trace
+
+    traced = trace(args.relation)
+    print(json.dumps(traced.as_dict(), default=str, indent=2) if args.json else "\n".join(traced.lines()))
+    return 0
+
+
+def _notifications(args: argparse.Namespace) -> int:
+    from community_dw.notifications import sent_notifications
+
+    for row in sent_notifications(args.limit):
+        print(
+            f"{row['sent_at']:%Y-%m-%d %H:%M:%S}  {row['event_kind']:<26} {row['event_state']:<8} "
+            f"{row['recipient']:<48} {row['event_key']}"
+        )
+    return 0
+
+
 def add_commands(sub) -> None:
     """Add the runtime's commands to the `cdw` subparsers (`sub`, from `add_subparsers`)."""
     manifest = sub.add_parser("dbt-manifest", help="build dbt_project/target/manifest.json for Cosmos")
@@ -124,6 +147,17 @@ def add_commands(sub) -> None:
         help="fetch the scripts and styles GX Data Docs need to render offline (npm registry)",
     )
     assets.set_defaults(func=_data_docs_assets)
+
+    lineage = sub.add_parser(
+        "lineage", help="trace a relation (e.g. marts.crowd_alerts) to the source batches that fed it"
+    )
+    lineage.add_argument("relation")
+    lineage.add_argument("--json", action="store_true", help="the whole trace as JSON")
+    lineage.set_defaults(func=_lineage)
+
+    notifications = sub.add_parser("notifications", help="the notifications sent, from audit.notifications")
+    notifications.add_argument("--limit", type=int, default=50)
+    notifications.set_defaults(func=_notifications)
 
     airflow = sub.add_parser(
         "airflow", help="the Airflow CLI with this project's home and DAGs, e.g. `cdw airflow standalone`"

@@ -19,6 +19,7 @@ from airflow.sdk import DAG, chain, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from community_dw.contracts import get_contract
+from community_dw.notifications import watch_deliveries
 from community_dw.orchestration.common import (
     ONE_RUN_AT_A_TIME,
     raw_asset,
@@ -115,4 +116,6 @@ def ingestion_dag(source: str, doc_md: str | None = None) -> DAG:
         **ONE_RUN_AT_A_TIME,
     ) as dag:
         ingestion_tasks(source)
-    return dag
+    # The source's data owner hears of a delivery the sensor gave up on and of a rejected batch, once,
+    # and again when it is loaded: a notifier on every task's failure and load_batch's success.
+    return watch_deliveries(dag, source)

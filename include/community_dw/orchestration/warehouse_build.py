@@ -66,3 +66,11 @@ def publish_release() -> dict[str, Any]:
         "relations": sorted(result.relations),
         "cells_suppressed": sum(a.cells_suppressed for a in result.relations.values()),
     }
+
+
+def notify_communities(run_id: str | None = None) -> dict[str, Any]:
+    """Tell each community's duty contact of crowds and its appeals contact of tickets past their SLA,
+    each condition once and again when resolved (community_dw.notifications); recorded in audit."""
+    from community_dw.notifications import notify_warehouse_events
+
+    return notify_warehouse_events(run_id)
