@@ -1,4 +1,5 @@
-"""The main job end to end: generate a demo city, run the DAGs through real Airflow, print a summary.
+"""The main job end to end: generate a demo city, run the DAGs through real Airflow, print a summary and
+the notifications the warehouse sent (to an SMTP server and a webhook receiver started on localhost).
 
 Runs every DAG with `dag.test()` in this one process (`community_dw_tools.runner`: real task execution,
 SQLite metadata under .airflow/), in the order the schedules would run them: for each day, the daily
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from community_dw import airflow_home, paths
+from community_dw_tools.devserver.receivers import local_receivers
 from community_dw_tools.runner import appeals_api_server, hourly_run_date, interval_run_date, run_dag
 
 log = logging.getLogger(__name__)
@@ -195,13 +197,32 @@ def published() -> dict[str, int]:
         }
 
 
+def print_notifications(inbox) -> None:
+    """The demo's last word: whom the warehouse told of what (audit.notifications), as the local
+    receivers (an aiosmtpd SMTP server and a webhook receiver, started by the demo) got it."""
+    from community_dw.notifications import sent_notifications
+
+    sent = sent_notifications()
+    print(
+        f"\nNotifications sent: {len(inbox.emails)} e-mails to the local SMTP server, "
+        f"{len(inbox.posts)} webhook posts; recorded in audit.notifications ({len(sent)} events):"
+    )
+    for row in reversed(sent):
+        print(f"  {row['event_kind']:<26} {row['event_state']:<8} {row['recipient']:<46} {row['event_key']}")
+    for message in inbox.emails[:3]:
+        print(f"\n  e-mail to {message['To']}: {message['Subject']}")
+    print(
+        "\n  (`cdw notifications` lists them again; `cdw lineage marts.crowd_alerts` traces a mart to its batches)"
+    )
+
+
 def main(profile: DemoProfile) -> int:
     started = time.monotonic()
     report = generate(profile)
     print("\n".join(report.summary_lines()))
     log_path = paths.data_dir() / "logs" / f"demo-{datetime.now():%Y%m%dT%H%M%S}.log"
     print(f"\nRunning the DAGs through Airflow (task logs: {log_path}) ...")
-    with logs_to_file(log_path) as say:
+    with logs_to_file(log_path) as say, local_receivers() as inbox:
         states = run_pipeline(profile, say)
         if states.get("build_warehouse") == "success":
             generate_docs()
@@ -209,4 +230,5 @@ def main(profile: DemoProfile) -> int:
     from community_dw_tools.summary import REJECTED_AS_INTENDED, print_summary
 
     print_summary(states, published=release, elapsed=time.monotonic() - started)
+    print_notifications(inbox)
     return 0 if all(s == "success" or s.startswith(REJECTED_AS_INTENDED) for s in states.values()) else 1

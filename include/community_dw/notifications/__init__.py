@@ -58,7 +58,10 @@ def warehouse_store(target: str | None = None) -> Iterator[AuditStore]:
     from community_dw import warehouse
 
     with warehouse.connection() as con:
-        yield AuditStore(con, "duckdb")
+        # the ingestion ledger's warehouse: DuckDB, or PostgreSQL where warehouse.connection() gives that
+        yield AuditStore(con, "postgresql" if type(con).__module__.startswith("psycopg") else "duckdb")
+        if type(con).__module__.startswith("psycopg"):
+            con.commit()
 
 
 def _run(
