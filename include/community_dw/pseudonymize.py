@@ -19,7 +19,6 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -145,36 +144,37 @@ class Pseudonymizer:
     def pseudonymize(self, domain: str, values: pa.Array) -> pa.Array:
         """Pseudonyms for a column; nulls stay null. Values are normalized (trimmed, upper-cased).
 
-        Each distinct value is hashed once, and the HMAC runs inside DuckDB on all cores, because the
-        Python loop (about 4 µs a value) was the slowest step of a telecom day. It is the RFC 2104
-        construction, sha256((K ^ opad) || sha256((K ^ ipad) || m)), written in SQL because no library
-        computes HMAC over an Arrow column; `test_pseudonymize` checks it against Python's `hmac`.
+        Each distinct value is hashed once (Arrow's dictionary encoding), then HMAC'd by `hmac_sha256_hex`.
         """
-        key = self.domain_key(domain).ljust(_SHA256_BLOCK, b"\0")
-        inner_pad = bytes(b ^ 0x36 for b in key)
-        outer_pad = bytes(b ^ 0x5C for b in key)
         normalized = pc.utf8_upper(pc.utf8_trim_whitespace(values.cast(pa.string())))
         encoded = pc.dictionary_encode(normalized)
-        con = duckdb.connect(":memory:")
-        try:
-            # In batches, so that DuckDB spreads them over its threads (one big batch is one thread).
-            batches = pa.table({"v": encoded.dictionary}).to_batches(max_chunksize=64 * 1024)
-            con.register(
-                "distinct_values", pa.Table.from_batches(batches, schema=pa.schema([("v", pa.string())]))
-            )
-            hashed = (
-                con.sql(
-                    "select sha256($outer::blob || unhex(sha256($inner::blob || encode(v)))) as h "
-                    "from distinct_values",
-                    params={"outer": outer_pad, "inner": inner_pad},
-                )
-                .to_arrow_table()
-                .column("h")
-                .combine_chunks()
-            )
-        finally:
-            con.close()
-        return pc.take(hashed.cast(pa.string()), encoded.indices)
+        distinct = encoded.dictionary.cast(pa.binary()).to_pylist()
+        hashed = pa.array(hmac_sha256_hex(self.domain_key(domain), distinct), pa.string())
+        return pc.take(hashed, encoded.indices)
+
+
+def hmac_sha256_hex(key: bytes, messages: list[bytes]) -> list[str]:
+    """HMAC-SHA256 of each message under one key, in hex: exactly `hmac.new(key, m, sha256).hexdigest()`.
+
+    RFC 2104's sha256((K ^ opad) || sha256((K ^ ipad) || m)) with the two pad blocks absorbed once:
+    each message then costs two copies of a hashlib (OpenSSL) state and one block each. Measured on
+    1,000,000 distinct 24-character values on this 2-core machine: 0.70 CPU-µs a value, against 1.8 for
+    `hmac.digest()` (which derives the pads again on every call), 1.2 for copies of an `hmac.new` object
+    and 2.0 for the same construction in DuckDB SQL (sha256 of hex strings, unhexed), the path used before.
+    """
+    block = key if len(key) <= _SHA256_BLOCK else hashlib.sha256(key).digest()
+    block = block.ljust(_SHA256_BLOCK, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block)).copy
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block)).copy
+
+    def one(message: bytes) -> str:
+        inner_hash = inner()
+        inner_hash.update(message)
+        outer_hash = outer()
+        outer_hash.update(inner_hash.digest())
+        return outer_hash.hexdigest()
+
+    return [one(message) for message in messages]
 
 
 _SHA256_BLOCK = 64
