@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint unit browser compose-cli pgaudit airflow airflow-distributed lock manifest clean help bench-ingest
+.PHONY: demo test lint unit browser compose-cli pgaudit airflow airflow-distributed lock manifest clean help bench bench-ingest
 
 help:
 	@echo "make demo     generate the demo city and run every DAG end to end on DuckDB"
@@ -14,6 +14,8 @@ help:
 	@echo "make airflow-distributed  the docker-compose topology as local processes: CeleryExecutor, two"
 	@echo "              workers, PostgreSQL and Redis on localhost (or AIRFLOW__DATABASE__SQL_ALCHEMY_CONN,"
 	@echo "              AIRFLOW__CELERY__BROKER_URL)"
+	@echo "make bench    every figure of issue 13 on a generated district-day, each beside its baseline"
+	@echo "              (BENCH_ARGS='--residents 100000 --skip warehouse' for a quicker run); never in make test"
 	@echo "make bench-ingest  ingest a generated district-day and compare with plain reads/writes"
 	@echo "make lock     recompile requirements.txt from requirements.in"
 
@@ -79,6 +81,9 @@ airflow-distributed: $(INSTALLED) manifest
 	CDW_ALLOW_LOCAL_KEY=1 $(BIN)/cdw airflow-distributed
 
 # Not part of the tests: prints figures and the ratio to a plain-read floor measured in the same run.
+bench: $(INSTALLED)
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
 bench-ingest: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_ingest.py
 

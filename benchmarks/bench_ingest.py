@@ -118,52 +118,59 @@ def pipeline(source: str, root: Path) -> dict:
     return {"seconds": time.perf_counter() - started, "rows": rows, "peak_mib": _peak_mib()}
 
 
-def _child(mode: str, source: str, root: Path) -> dict:
-    env = {
+RESULT = "benchmark result: "
+
+
+def child_env(root: Path) -> dict[str, str]:
+    """The environment of every benchmark child: the generated day's folders and a local key beside them."""
+    return {
         **os.environ,
         "CDW_DATA_DIR": str(root / "data"),
         "CDW_SOURCES_DIR": str(root / "sources"),
         "CDW_ALLOW_LOCAL_KEY": "1",
+        "CDW_LOCAL_KEY_FILE": str(root / "secrets" / "pseudonymization.key"),
     }
+
+
+def run_child(script: str, args: list[str], root: Path, env: dict[str, str] | None = None) -> dict:
+    """Run `script --child ARGS --root ROOT` in a fresh interpreter; it prints its JSON result after RESULT."""
     out = subprocess.run(
-        [sys.executable, __file__, "--child", mode, source, "--root", str(root)],
-        env=env,
+        [sys.executable, script, "--child", *args, "--root", str(root)],
+        env=env or child_env(root),
         capture_output=True,
         text=True,
     )
     if out.returncode != 0:
-        raise RuntimeError(f"{mode} {source} failed:\n{out.stderr[-4000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        raise RuntimeError(f"{' '.join(args)} failed:\n{out.stderr[-4000:]}")
+    # Airflow and dbt may print after the result: take the line that carries it.
+    return json.loads(
+        next(li for li in reversed(out.stdout.splitlines()) if li.startswith(RESULT))[len(RESULT) :]
     )
-    parser.add_argument("--residents", type=int, default=1_000_000)
-    parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "cdw-bench")
-    parser.add_argument("--child", nargs=2, metavar=("MODE", "SOURCE"))
-    args = parser.parse_args()
-    if args.child:
-        mode, source = args.child
-        result = (floor if mode == "floor" else pipeline)(source, args.root)
-        print(json.dumps(result))
-        return 0
 
+
+def _child(mode: str, source: str, root: Path) -> dict:
+    return run_child(__file__, [mode, source], root)
+
+
+def generate_day(root: Path, residents: int, keep_loaded: bool = False) -> None:
+    """Generate the district-day under ROOT/sources unless it is there already; then, unless KEEP_LOADED,
+    start from an empty warehouse (the day is then loaded again by the pipeline)."""
     from community_dw_tools.synthetic import generate_city
 
-    root = args.root
     marker = root / "sources" / "generation.json"
-    wanted = {"residents": args.residents, "days": 1, "seed": 11}
+    wanted = {"residents": residents, "days": 1, "seed": 11}
     have = json.loads(marker.read_text()) if marker.exists() else {}
     if any(have.get(k) != v for k, v in wanted.items()):
-        print(f"generating a district-day of {args.residents:,} residents in {root} ...", flush=True)
+        print(f"generating a district-day of {residents:,} residents in {root} ...", flush=True)
         generate_city(
-            root / "sources", residents=args.residents, days=1, seed=11, defect_rate=0.0005, start_date=DAY
+            root / "sources", residents=residents, days=1, seed=11, defect_rate=0.0005, start_date=DAY
         )
-    for stale in ("data", "floor.duckdb"):
+    for stale in () if keep_loaded else ("data", "floor.duckdb"):
         subprocess.run(["rm", "-rf", str(root / stale)], check=True)
 
+
+def ingest_table(root: Path) -> dict:
+    """Floor and pipeline of every source, printed as a table; returns the totals."""
     print(
         f"\n{'source':<26} {'rows':>11} {'floor s':>8} {'pipeline s':>10} {'ratio':>6} "
         f"{'rows/s':>10} {'floor MiB':>9} {'pipeline MiB':>12}"
@@ -184,9 +191,28 @@ def main() -> int:
         )
     ratio = total_pipeline / total_floor
     print(
-        f"\ntotal: floor {total_floor:.1f} s, pipeline {total_pipeline:.1f} s, ratio {ratio:.1f}x "
+        f"total: floor {total_floor:.1f} s, pipeline {total_pipeline:.1f} s, ratio {ratio:.1f}x "
         f"(target <= 3x); peak pipeline memory {peak:,.0f} MiB (target < 4096 MiB)"
     )
+    return {"floor_s": total_floor, "pipeline_s": total_pipeline, "ratio": ratio, "peak_mib": peak}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--residents", type=int, default=1_000_000)
+    parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "cdw-bench")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "SOURCE"))
+    args = parser.parse_args()
+    if args.child:
+        mode, source = args.child
+        result = (floor if mode == "floor" else pipeline)(source, args.root)
+        print(RESULT + json.dumps(result))
+        return 0
+
+    generate_day(args.root, args.residents)
+    ingest_table(args.root)
     return 0
 
 
