@@ -22,6 +22,7 @@ DEFAULT_BUDGET_SECONDS = 1.0
 _PROBE = r"""
 import json, sys, time
 import airflow.sdk  # the DAG processor has Airflow imported already
+import airflow.providers.openlineage.plugins.openlineage  # and its plugins: the OpenLineage listener
 from airflow.dag_processing.dagbag import DagBag
 path = sys.argv[1]
 started = time.perf_counter()

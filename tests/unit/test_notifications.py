@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from community_dw.notifications.channels import compose
 from community_dw.notifications.events import OPEN, RESOLVED, Event, count_fact
+from community_dw.notifications.messages import compose
 from community_dw.notifications.outbox import dedup_key
 from community_dw.notifications.recipients import (
     DEFAULT_FILE,

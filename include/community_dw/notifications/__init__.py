@@ -2,13 +2,13 @@
 
     build_warehouse  notify_communities task -> notify_warehouse_events(): crowd alerts to each
                      community's duty contact, appeals past their SLA to its appeals contact
-    ingest_<source>  DeliveryWatch, an Airflow notifier on every task's failure and on load_batch's
+    ingest_<source>  DeliveryWatch (`watch`), an Airflow notifier on every task's failure and on load_batch's
                      success (watch_deliveries): a delivery the sensor gave up waiting for and a
                      rejected batch to the source's data owner, and "resolved" once loaded
 
 Events (`events`) carry only safe facts; recipients are declared in one YAML file (`recipients`);
-messages go out through Airflow notifiers (`channels`: the SMTP provider's and a webhook), grouped per
-recipient, each (event, state, recipient) once, every one recorded in `audit.notifications` (`outbox`).
+messages (`messages`) go out through Airflow notifiers (`channels`: the SMTP provider's and a webhook),
+grouped per recipient, each (event, state, recipient) once, every one recorded in `audit.notifications` (`outbox`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-
-from airflow.sdk import BaseNotifier
 
 from community_dw.notifications import events as ev
 from community_dw.notifications import outbox
@@ -35,7 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DeliveryWatch", "notify_warehouse_events", "sent_notifications", "watch_deliveries"]
+# Importing the package does not import Airflow (the demo and the CLI read recipients and
+# audit.notifications before Airflow is configured); the modules that need it import it themselves.
+__all__ = ["notify_warehouse_events", "sent_notifications", "watch_deliveries"]
 
 
 @contextmanager
@@ -138,25 +138,10 @@ def _interval(source: str, context: dict[str, Any]) -> tuple[datetime | None, da
     )
 
 
-class DeliveryWatch(BaseNotifier):
-    """An ingestion DAG's notifier: tells the source's data owner of late and refused deliveries.
-
-    On a task's failure and on load_batch's success; a failure to notify is logged and never changes
-    the task's outcome (Airflow's callbacks), and the next call catches up on what is missing.
-    """
-
-    template_fields = ()
-
-    def __init__(self, source: str):
-        super().__init__()
-        self.source = source
-
-    def notify(self, context) -> None:
-        watch_delivery(self.source, context)
-
-
 def watch_deliveries(dag: DAG, source: str) -> DAG:
     """Attach DeliveryWatch to the DAG's tasks: every task on failure, load_batch on success too."""
+    from community_dw.notifications.watch import DeliveryWatch
+
     watch = DeliveryWatch(source)
     for task in dag.tasks:
         task.on_failure_callback = [*_callbacks(task.on_failure_callback), watch]

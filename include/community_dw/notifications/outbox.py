@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from community_dw.clock import utc_now
-from community_dw.notifications.channels import compose, send
 from community_dw.notifications.events import OPEN, RESOLVED, Event, facts_json
+from community_dw.notifications.messages import compose
 from community_dw.notifications.recipients import Contact, Recipients
 
 if TYPE_CHECKING:
@@ -148,6 +148,8 @@ def _configured(event: Event, recipients: Recipients) -> tuple[Contact, ...]:
 
 def deliver(plan: Plan, recipients: Recipients) -> tuple[list[dict], list[str]]:
     """Send every planned message; the audit rows of those accepted, and the failures."""
+    from community_dw.notifications.channels import send
+
     rows, failures = [], []
     for contact, events in sorted(plan.messages.items()):
         message = compose(contact, events)
