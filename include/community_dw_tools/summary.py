@@ -17,10 +17,12 @@ from community_dw import data_docs, paths, retention, warehouse
 REJECTED_AS_INTENDED = "rejected as intended"
 
 LEDGER_BY_SOURCE = """
-with latest as (
-    select *
+with ranked as (
+    select *, row_number() over (partition by batch_id order by recorded_at desc) as newest
     from audit.batch_ledger
-    qualify row_number() over (partition by batch_id order by recorded_at desc) = 1
+),
+latest as (
+    select * from ranked where newest = 1
 )
 select
     source,
@@ -136,9 +138,16 @@ def latest_release(con) -> list[tuple]:
 
 
 def print_summary(
-    states: dict[str, str], published: dict[str, int] | None = None, elapsed: float | None = None
+    states: dict[str, str],
+    published: dict[str, int] | None = None,
+    elapsed: float | None = None,
+    postgres=None,
 ) -> None:
-    with warehouse.connection() as con:  # same configuration as dbt's open connection in this process
+    """`postgres`: the PostgreSQL demo (community_dw_tools.pg_demo.PgDemo), read as its owner; the
+    summary then also shows what each person may read, asked as them."""
+    url = postgres.owner_url if postgres else None
+    # DuckDB: the same configuration as dbt's open connection in this process
+    with warehouse.connection(url, role=None) as con:
         ledger = ledger_by_source(con)
         relations = relation_counts(con)
         defects = defects_caught(con)
@@ -206,8 +215,17 @@ def print_summary(
             )
     if published:
         print(f"\n== Analyst file: {len(published)} relations (marts and analyst views only) ==")
+    if postgres:
+        _print_audiences(postgres)
     print("\n== Where to look ==")
-    print(f"  warehouse (DuckDB)   {paths.warehouse_path()}")
+    if postgres:
+        from community_dw_tools.pg_demo import redacted
+
+        print(f"  warehouse (PostgreSQL) {redacted(postgres.owner_url)}")
+        for login, login_url in postgres.urls.items():
+            print(f"  psql as {login:<18} psql '{login_url}'")
+    else:
+        print(f"  warehouse (DuckDB)   {paths.warehouse_path()}")
     if published:
         from community_dw.publish import analyst_file_path
 
@@ -219,3 +237,19 @@ def print_summary(
     print(f"  Airflow home         {paths.PROJECT_ROOT / '.airflow'}  (make airflow for the UI)")
     if elapsed is not None:
         print(f"\nDone in {elapsed:.0f} s.")
+
+
+def _print_audiences(postgres) -> None:
+    """What an analyst and a grid worker may read, asked by PostgreSQL as each of them."""
+    from community_dw_tools.pg_demo import LOGINS, audiences
+
+    print("\n== Who sees what (asked as each login; 'denied': permission denied) ==")
+    seen = audiences(postgres)
+    print(f"  {'relation':<40}" + "".join(f" {f'{login} ({LOGINS[login][0]})':>30}" for login in seen))
+    relations = next(iter(seen.values()))
+    for relation in relations:
+        cells = "".join(
+            f" {'denied' if seen[login][relation] is None else f'{seen[login][relation]:,} rows':>30}"
+            for login in seen
+        )
+        print(f"  {relation:<40}{cells}")
