@@ -224,7 +224,8 @@ def parse_one(root: Path, dag_file: str) -> dict:
     floor_file.parent.mkdir(parents=True, exist_ok=True)
     floor_file.write_text(_FLOOR_DAG)
     timings = {}
-    for name, path in (("floor", floor_file), ("file", Path(dag_file))):
+    # The first DagBag of a process pays one-time setup: a warm-up parse of the floor, untimed, first.
+    for name, path in (("warm-up", floor_file), ("floor", floor_file), ("file", Path(dag_file))):
         started = time.perf_counter()
         bag = DagBag(dag_folder=str(path), safe_mode=False)
         timings[name] = time.perf_counter() - started
@@ -244,7 +245,7 @@ def parse_part(root: Path) -> dict:
         budget = PARSE_BUDGET_SECONDS.get(dag_file.name, DEFAULT_PARSE_BUDGET_SECONDS)
         print(
             f"  {dag_file.name:<38} {timing['file']:>8.2f} {timing['floor']:>8.2f} "
-            f"{_ratio(timing['file'], timing['floor']):>6.0f} {budget:>9.1f}",
+            f"{_ratio(timing['file'], timing['floor']):>6.1f} {budget:>9.1f}",
             flush=True,
         )
         results[dag_file.name] = timing
