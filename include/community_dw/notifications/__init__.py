@@ -14,7 +14,6 @@ grouped per recipient, each (event, state, recipient) once, every one recorded i
 from __future__ import annotations
 
 import logging
-import os
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -25,11 +24,9 @@ from community_dw.notifications import outbox
 from community_dw.notifications.recipients import load_recipients
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
     from airflow.sdk import DAG
-
-    from community_dw.audit_view.store import AuditStore
 
 log = logging.getLogger(__name__)
 
@@ -38,43 +35,44 @@ log = logging.getLogger(__name__)
 __all__ = ["notify_warehouse_events", "sent_notifications", "watch_deliveries"]
 
 
+class _Session:
+    """The reading surface the event finders use (rows, execute, has_table; `?` placeholders) over one
+    `community_dw.warehouse` session, DuckDB or PostgreSQL."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.session.execute(sql, list(params) if params else None)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.session.execute(sql, list(params) if params else None)
+
+    def has_table(self, relation: str) -> bool:
+        return self.session.exists(relation)
+
+
 @contextmanager
-def warehouse_store(target: str | None = None) -> Iterator[AuditStore]:
-    """The warehouse read and written as the dbt target in use (CDW_DBT_TARGET), committed on exit.
-    Ingestion's ledger is always the DuckDB file (target "duckdb")."""
-    from community_dw.audit_view.store import AuditStore
-
-    target = target or os.environ.get("CDW_DBT_TARGET", "duckdb")
-    if target == "postgres":
-        from community_dw.disclosure.backends import postgres_connection
-
-        con = postgres_connection()
-        try:
-            yield AuditStore(con, "postgresql")
-            con.commit()
-        finally:
-            con.close()
-        return
+def warehouse_store(role: str | None = None) -> Iterator[_Session]:
+    """The warehouse (CDW_WAREHOUSE_URL, else the DuckDB file), committed on exit. On PostgreSQL the
+    session takes `role`: the builder's for the build's events, the loader's for the ledger's."""
     from community_dw import warehouse
 
-    with warehouse.connection() as con:
-        # the ingestion ledger's warehouse: DuckDB, or PostgreSQL where warehouse.connection() gives that
-        yield AuditStore(con, "postgresql" if type(con).__module__.startswith("psycopg") else "duckdb")
-        if type(con).__module__.startswith("psycopg"):
-            con.commit()
+    with warehouse.connection(role=role or warehouse.LOADER_ROLE) as session:
+        yield _Session(session)
 
 
-def _run(
-    find: Callable[[AuditStore], list[ev.Event]], run_id: str | None, target: str | None
-) -> dict[str, Any]:
+def _run(find: Callable[[_Session], list[ev.Event]], run_id: str | None, role: str | None) -> dict[str, Any]:
     """Find events, plan (under one short connection), send (none held), record; raise on failures."""
     recipients = load_recipients()
-    with warehouse_store(target) as store:
+    with warehouse_store(role) as store:
         found = find(store)
         planned = outbox.plan(store, found, recipients)
     rows, failures = outbox.deliver(planned, recipients) if planned else ([], [])
     if rows:
-        with warehouse_store(target) as store:
+        with warehouse_store(role) as store:
             outbox.record(store, rows, run_id)
     summary = {
         "events": len(found),
@@ -91,11 +89,13 @@ def notify_warehouse_events(run_id: str | None = None) -> dict[str, Any]:
     """After a build: crowd episodes and appeals past their SLAs, each told once, with follow-ups."""
     from community_dw.disclosure.policy import load_policy
 
-    def find(store: AuditStore) -> list[ev.Event]:
+    def find(store: _Session) -> list[ev.Event]:
         told = outbox.told(store, (ev.RESPONSE_OVERDUE, ev.RESOLUTION_OVERDUE))
         return ev.crowd_events(store, load_policy()) + ev.appeal_events(store, told)
 
-    return _run(find, run_id, None)
+    from community_dw.warehouse import ENGINEER_ROLE
+
+    return _run(find, run_id, ENGINEER_ROLE)
 
 
 def watch_delivery(source: str, context: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +109,7 @@ def watch_delivery(source: str, context: dict[str, Any]) -> dict[str, Any]:
     task_id = getattr(task, "task_id", None)
     start, end = _interval(source, context)
 
-    def find(store: AuditStore) -> list[ev.Event]:
+    def find(store: _Session) -> list[ev.Event]:
         found = ev.rejection_events(store, source, utc_now())
         if isinstance(context.get("exception"), AirflowSensorTimeout) and start is not None:
             found.append(ev.late_delivery_event(source, start, end, timedelta(seconds=task.timeout)))
@@ -120,7 +120,7 @@ def watch_delivery(source: str, context: dict[str, Any]) -> dict[str, Any]:
                 found.append(replace(late, facts=told | {"arrived": "loaded"}))
         return found
 
-    return _run(find, context.get("run_id"), "duckdb")
+    return _run(find, context.get("run_id"), None)
 
 
 def _interval(source: str, context: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
