@@ -81,6 +81,16 @@ def _run(find: Callable[[_Session], list[ev.Event]], run_id: str | None, role: s
     }
     log.info("Notifications: %s", summary)
     if failures:
+        missing = [f for f in failures if "AirflowNotFoundException" in f]
+        if missing and len(missing) == len(failures):
+            # A channel whose connection is not defined cannot succeed on a retry: fail at once, naming
+            # it; nothing was recorded as sent, so the next run sends these messages once it exists.
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(
+                "Notifications not sent, a channel's connection is not defined (see README, Notifications): "
+                + "; ".join(missing)
+            )
         raise outbox.NotificationsNotSent("; ".join(failures))
     return summary
 
