@@ -63,8 +63,9 @@ def metadata_db():
     """A fresh Airflow metadata database on this machine's PostgreSQL, dropped afterwards."""
     import psycopg2
 
+    # This machine and CI run both services; a missing one is a broken environment, not a reason to skip.
     if not (_reachable(PG) and _reachable(REDIS)):
-        pytest.skip("needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379")
+        pytest.fail("the distributed test needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379")
     name = f"cdw_airflow_e2e_{secrets.token_hex(4)}"
     server = psycopg2.connect(host=PG[0], port=PG[1], user="postgres", dbname="postgres")
     server.autocommit = True
