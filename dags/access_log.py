@@ -6,18 +6,10 @@ logging; README: the access log). Writes: audit.access_log (who, when, which rel
 never a value), audit.access_log_files (how far each file was read: a rerun adds nothing) and
 audit.access_log_collections (each run, or why the log is not available). On DuckDB nothing is
 collected. Logic: community_dw.audit_view.access_log.
+Airflow DAG file: the DAG comes from community_dw.orchestration.local_cron_dag.
 """
 
-from airflow.sdk import DAG, CronTriggerTimetable
-
-from community_dw.orchestration import LOCAL_TZ, ONE_RUN_AT_A_TIME
+from community_dw.orchestration import local_cron_dag
 from community_dw.orchestration.access_log import collect_access_log_task
 
-with DAG(
-    dag_id="access_log",
-    schedule=CronTriggerTimetable("7 * * * *", timezone=LOCAL_TZ),
-    tags=["audit", "privacy"],
-    doc_md=__doc__,
-    **ONE_RUN_AT_A_TIME,
-):
-    collect_access_log_task()
+dag = local_cron_dag("access_log", "7 * * * *", ["audit", "privacy"], __doc__, collect_access_log_task)

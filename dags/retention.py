@@ -6,19 +6,11 @@ window after the batch's ledger record, never a batch still being processed; raw
 window where person-level rows expire (telecom stays: 30 days). Writes: audit.purge_log, one row per
 removal; a rerun for the same date removes and logs nothing. The ledger keeps its records.
 Logic: community_dw.retention; tasks: community_dw.orchestration.retention.
+Airflow DAG file: the DAG comes from community_dw.orchestration.local_cron_dag.
 """
 
-from airflow.sdk import DAG, CronTriggerTimetable
-
-from community_dw.orchestration import LOCAL_TZ, ONE_RUN_AT_A_TIME
+from community_dw.orchestration import local_cron_dag
 from community_dw.orchestration.retention import retention_tasks
 
-with DAG(
-    dag_id="retention",
-    # 03:30 local, after the daily extracts of the day before have landed and loaded.
-    schedule=CronTriggerTimetable("30 3 * * *", timezone=LOCAL_TZ),
-    tags=["retention", "privacy", "audit"],
-    doc_md=__doc__,
-    **ONE_RUN_AT_A_TIME,
-):
-    retention_tasks()
+# 03:30 local, after the daily extracts of the day before have landed and loaded.
+dag = local_cron_dag("retention", "30 3 * * *", ["retention", "privacy", "audit"], __doc__, retention_tasks)

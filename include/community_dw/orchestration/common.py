@@ -4,11 +4,12 @@ pool that queues the warehouse's writers on DuckDB."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, CronTriggerTimetable
 
 from community_dw.clock import LOCAL_TZ_NAME
 from community_dw.contracts import Contract
@@ -29,6 +30,23 @@ ONE_RUN_AT_A_TIME = {
     "max_active_runs": 1,
     "default_args": DEFAULT_ARGS,
 }
+
+
+def local_cron_dag(
+    dag_id: str, cron: str, tags: list[str], doc_md: str | None, tasks: Callable[[], object]
+) -> DAG:
+    """A DAG run at the times of a cron in local time (a trigger timetable: a run is a moment, the
+    hour's collection or the month's report, not a data interval), one run at a time; `tasks()` adds
+    its tasks. The DAG files of the housekeeping DAGs are then their docstring and this one call."""
+    with DAG(
+        dag_id=dag_id,
+        schedule=CronTriggerTimetable(cron, timezone=LOCAL_TZ),
+        tags=tags,
+        doc_md=doc_md,
+        **ONE_RUN_AT_A_TIME,
+    ) as dag:
+        tasks()
+    return dag
 
 
 def raw_asset(source: str) -> Asset:
