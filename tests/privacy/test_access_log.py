@@ -42,13 +42,7 @@ class Audited:
     passwords: dict[str, str]
 
     def read_as(self, user: str, sql: str) -> list[tuple]:
-        conn = replace(self.db, user=user, password=self.passwords[user]).connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-                return cur.fetchall()
-        finally:
-            conn.close()
+        return replace(self.db, user=user, password=self.passwords[user]).query(sql)
 
     def collect(self) -> access_log.Collection:
         conn = self.db.connect()
