@@ -33,9 +33,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from community_dw import paths, warehouse
+from community_dw.clock import LOCAL_TZ
 from community_dw.contracts import Contract, get_contract, load_contracts
 
 if TYPE_CHECKING:
@@ -46,9 +46,8 @@ log = logging.getLogger(__name__)
 LANDING_RULE = "landing_files"
 WORK_RULE = "work_files"
 RAW_RULE = "raw_rows"
-# The producers' clock (UTC+8, no daylight saving), the same zone as orchestration.LOCAL_TZ; stay times
+# Times are in the producers' clock (community_dw.clock.LOCAL_TZ, UTC+8, no daylight saving): stay times
 # in raw are naive local times, ledger times naive UTC.
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-from zoneinfo import ZoneInfo
 
 import requests
 import tenacity
@@ -86,6 +85,7 @@ from urllib3.exceptions import InvalidHeader
 from urllib3.util import Retry
 
 from community_dw import paths
+from community_dw.clock import LOCAL_TZ, to_local  # the API's timestamps are local time without an offset
 from community_dw.contracts import Contract
 from community_dw.errors import BatchRejected, SourceNotReady
 from community_dw.transports.base import (
@@ -100,7 +100,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONN_ID = "cdw_appeals_api"
 DEFAULT_ENDPOINT = "/api/v1/tickets"
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the API's timestamps are local time without an offset
 FEED_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MANIFEST_SUFFIX = ".ok"
 CURSOR_LOCK_TIMEOUT_SECONDS = 60.0
@@ -251,13 +250,6 @@ class FetchResult:
     conflicting_versions: int = 0
     outside_window_dropped: int = 0
     waits: list[float] = field(default_factory=list)
-
-
-def to_local(value: datetime) -> datetime:
-    """An aware datetime in local time (UTC+8); a naive one is taken to be local time already."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=LOCAL_TZ)
-    return value.astimezone(LOCAL_TZ)
 
 
 def _feed_time(value: str) -> datetime:
