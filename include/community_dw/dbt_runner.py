@@ -38,20 +38,15 @@ def invoke(args: list[str], env: dict[str, str] | None = None) -> None:
     """
     from dbt.cli.main import dbtRunner
 
-    saved = {key: os.environ.get(key) for key in env or {}}
-    for key, value in dbt_env().items():
-        os.environ.setdefault(key, value)
-    os.environ.update(env or {})
-    try:
+    from community_dw.processes import environment
+
+    defaults = dbt_env()  # from the environment as it was, before `env`
+    with environment(env or {}):
+        for key, value in defaults.items():
+            os.environ.setdefault(key, value)  # kept after the command
         result = dbtRunner().invoke(
             [*args, "--project-dir", str(paths.DBT_PROJECT_DIR), "--profiles-dir", str(paths.DBT_PROJECT_DIR)]
         )
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     if not result.success:
         raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception or 'see the dbt log above'}")
 

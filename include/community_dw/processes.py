@@ -40,6 +40,22 @@ def venv_env(env: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in this process's environment for the block only: afterwards each name has its earlier
+    value again, or is unset again (an in-process dbt run, a test server's Airflow connections)."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def start_group(argv: list[str], env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
     """Start `argv` as the leader of a new process group (Ctrl-C at a terminal no longer reaches it
     directly: `supervise` forwards it, once, to the whole group)."""

@@ -12,7 +12,6 @@ AIRFLOW_CONN_* environment variables for the duration and restored afterwards.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 from contextlib import contextmanager
@@ -21,6 +20,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
+
+from community_dw.processes import environment
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -83,20 +84,6 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def webhook_conn_ids() -> list[str]:
     """Every webhook connection the recipients file names."""
     from community_dw.notifications.recipients import load_recipients
@@ -134,7 +121,7 @@ def local_receivers(smtp_conn_id: str | None = None) -> Iterator[Inbox]:
     values = {f"AIRFLOW_CONN_{smtp_conn_id.upper()}": json.dumps(smtp)}
     values |= {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(http) for conn_id in webhook_conn_ids()}
     try:
-        with _environment(values):
+        with environment(values):
             yield inbox
     finally:
         httpd.shutdown()
