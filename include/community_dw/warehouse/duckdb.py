@@ -97,20 +97,25 @@ class DuckDBWarehouse(Warehouse):
         for ddl in source_tables(contract).values():
             self.con.execute(ddl)
 
-    def append_arrow(self, relation: str, table: pa.Table, constants: dict[str, Any]) -> None:
-        self.con.register("_cdw_arrow", table)
+    @contextmanager
+    def _registered(self, view: str, data: pa.Table | pd.DataFrame) -> Iterator[None]:
+        """`data` readable as the view `view` in the statements of the block (DuckDB scans it in place)."""
+        self.con.register(view, data)
         try:
-            extra = "".join(f", ? as {quote(name)}" for name in constants)
+            yield
+        finally:
+            self.con.unregister(view)
+
+    def append_arrow(self, relation: str, table: pa.Table, constants: dict[str, Any]) -> None:
+        extra = "".join(f", ? as {quote(name)}" for name in constants)
+        with self._registered("_cdw_arrow", table):
             self.con.execute(
                 f"insert into {relation} by name select *{extra} from _cdw_arrow", list(constants.values())
             )
-        finally:
-            self.con.unregister("_cdw_arrow")
 
     def add_identities(self, pairs: pa.Table, batch_id: str, seen_at: Any) -> None:
         # No roles here, so the anti-join may read the vault; PostgreSQL's loader may not (postgres.py).
-        self.con.register("_cdw_vault", pairs)
-        try:
+        with self._registered("_cdw_vault", pairs):
             self.con.execute(
                 "insert into vault.identities (domain, pseudonym, original_value, first_batch_id, first_seen_at) "
                 "select distinct v.domain, v.pseudonym, v.original_value, ?, ? "
@@ -118,8 +123,6 @@ class DuckDBWarehouse(Warehouse):
                 "on i.domain = v.domain and i.pseudonym = v.pseudonym",
                 [batch_id, seen_at],
             )
-        finally:
-            self.con.unregister("_cdw_vault")
 
     def close(self) -> None:
         self.con.close()
@@ -129,18 +132,12 @@ class DuckDBWarehouse(Warehouse):
         return getattr(self.con, name)
 
     def stage(self, name: str, frame: pd.DataFrame) -> None:
-        self.con.register("_cdw_stage_frame", frame)
-        try:
+        with self._registered("_cdw_stage_frame", frame):
             self.con.execute(f"create or replace temp table {quote(name)} as select * from _cdw_stage_frame")
-        finally:
-            self.con.unregister("_cdw_stage_frame")
 
     def insert(self, relation: str, frame: pd.DataFrame) -> None:
-        self.con.register("_cdw_rows", frame)
-        try:
+        with self._registered("_cdw_rows", frame):
             self.con.execute(f"insert into {relation_sql(relation)} select * from _cdw_rows")
-        finally:
-            self.con.unregister("_cdw_rows")
 
     def frame(self, sql: str) -> pd.DataFrame:
         return self.con.execute(sql).df()
