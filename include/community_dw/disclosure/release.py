@@ -66,8 +66,17 @@ class ReleaseRejected(RuntimeError):
     """The release failed its audit; nothing was published and the verdict is in audit.release_audits."""
 
 
+class _Verdict:
+    """`verdict`, as audit.release_audits records it, of whatever has `problems` (a relation's audit, the
+    whole release's): pass when there are none."""
+
+    @property
+    def verdict(self) -> str:
+        return "fail" if self.problems else "pass"  # type: ignore[attr-defined]
+
+
 @dataclass
-class RelationAudit:
+class RelationAudit(_Verdict):
     relation: str
     kind: str
     population: str | None = None
@@ -83,13 +92,9 @@ class RelationAudit:
     # Utility, not privacy: what the release withheld beyond what the policy hopes for (kept in audit).
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def verdict(self) -> str:
-        return "fail" if self.problems else "pass"
-
 
 @dataclass
-class ReleaseResult:
+class ReleaseResult(_Verdict):
     release_id: str
     target: str
     relations: dict[str, RelationAudit]
@@ -100,10 +105,6 @@ class ReleaseResult:
     @property
     def problems(self) -> list[str]:
         return [f"{a.relation}: {p}" for a in self.relations.values() for p in a.problems]
-
-    @property
-    def verdict(self) -> str:
-        return "fail" if self.problems else "pass"
 
 
 @dataclass
