@@ -34,6 +34,9 @@ OPEN, RESOLVED = "open", "resolved"
 CROWD_LOOKBACK_HOURS = 24
 # Rejections considered: those recorded within this many days (a failed callback is caught up later).
 REJECTION_LOOKBACK = timedelta(days=7)
+# What a message (and its digest) says of an event, in this order: not its scope and role, which only
+# pick the recipients.
+MESSAGE_FIELDS = ("kind", "state", "key", "title", "facts")
 
 
 @dataclass(frozen=True)
@@ -55,13 +58,7 @@ class Event:
         return self.scope.partition(":")[2]
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "state": self.state,
-            "key": self.key,
-            "title": self.title,
-            "facts": self.facts,
-        }
+        return {name: getattr(self, name) for name in MESSAGE_FIELDS}
 
 
 def count_fact(value: Any, k: int) -> int | str:
