@@ -320,6 +320,16 @@ def name_form(side: np.random.Generator, name: str) -> tuple[str, str, str]:
     }[form] + (form,)
 
 
+# The kinds written after a phrase that leads in to them (one picked per value) and before a tail.
+_LEAD_INS = {
+    "phone": (("请回电", "联系电话：", "我的手机号是", "电话 ", "有事打"), "。"),
+    "id": (("本人身份证号", "身份证：", "证件号码 "), "。"),
+    "card": (("补贴请打到银行卡", "卡号", "我的社保卡银行账号是"), "。"),
+    "email": (("材料发我邮箱", "邮箱：", "回复请发到"), "，谢谢。"),
+    "address": (("我家住在", "地址：", "我住"), "。"),
+}
+
+
 def plant(
     side: np.random.Generator, text: str, kinds: tuple[str, ...], reporter: _Reporter, road: str, name: str
 ) -> tuple[str, tuple[Planted, ...]]:
@@ -332,22 +342,6 @@ def plant(
             pre, value, post, form = name_form(side, name)
             where = before if form in ("wo_shi", "wo_jiao", "ben_ren", "xing", "bare") else pieces
             where += [(pre, None, ""), (value, "name", form), (post, None, "")]
-        elif kind == "phone":
-            value, form = phone_form(side, reporter.phone)
-            lead = _pick(side, ("请回电", "联系电话：", "我的手机号是", "电话 ", "有事打"))
-            pieces += [(lead, None, ""), (value, "phone", form), ("。", None, "")]
-        elif kind == "id":
-            value, form = id_form(side, reporter.id_number)
-            lead = _pick(side, ("本人身份证号", "身份证：", "证件号码 "))
-            pieces += [(lead, None, ""), (value, "id", form), ("。", None, "")]
-        elif kind == "card":
-            value, form = card_form(side)
-            lead = _pick(side, ("补贴请打到银行卡", "卡号", "我的社保卡银行账号是"))
-            pieces += [(lead, None, ""), (value, "card", form), ("。", None, "")]
-        elif kind == "email":
-            value, form = email_form(side, reporter.phone)
-            lead = _pick(side, ("材料发我邮箱", "邮箱：", "回复请发到"))
-            pieces += [(lead, None, ""), (value, "email", form), ("，谢谢。", None, "")]
         elif kind == "plate":
             value, form = plate_form(side)
             tail = _pick(side, ("的车长期占用消防通道。", "天天停在楼下。"))
@@ -356,10 +350,16 @@ def plant(
                 (value, "plate", form),
                 (tail, None, ""),
             ]
-        elif kind == "address":
-            value, form = address_form(side, road)
-            lead = _pick(side, ("我家住在", "地址：", "我住"))
-            pieces += [(lead, None, ""), (value, "address", form), ("。", None, "")]
+        else:
+            value, form = {  # the value is drawn before its lead-in
+                "phone": lambda: phone_form(side, reporter.phone),
+                "id": lambda: id_form(side, reporter.id_number),
+                "card": lambda: card_form(side),
+                "email": lambda: email_form(side, reporter.phone),
+                "address": lambda: address_form(side, road),
+            }[kind]()
+            leads, tail = _LEAD_INS[kind]
+            pieces += [(_pick(side, leads), None, ""), (value, kind, form), (tail, None, "")]
     out, spans, pos = [], [], 0
     for piece, kind, form in [*before, (text, None, ""), *pieces]:
         if kind:
