@@ -34,7 +34,7 @@ def build(path: Path) -> None:
 
     from community_dw import warehouse
     from community_dw.contracts import get_contract
-    from community_dw.disclosure.release import AUDIT_DDL as RELEASE_DDL
+    from community_dw.warehouse.base import RELEASE_AUDITS_DDL as RELEASE_DDL
 
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))

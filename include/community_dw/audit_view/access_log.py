@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from community_dw.clock import utc_now
+from community_dw.warehouse.base import ACCESS_LOG_DDL
 
 if TYPE_CHECKING:
     from community_dw.audit_view.figures import Period
@@ -80,46 +81,6 @@ DUCKDB_REASON = (
     "with pgaudit (README: the access log)."
 )
 
-DDL = (
-    """
-    create table if not exists audit.access_log (
-        read_at timestamp not null,
-        reader varchar(256) not null,
-        reader_groups varchar(512) not null,
-        database_name varchar(256) not null,
-        relation varchar(512) not null,
-        object_type varchar(64) not null,
-        command varchar(64) not null,
-        statement_class varchar(16) not null,
-        rows_read bigint,
-        audit_type varchar(16) not null,
-        session_id varchar(64) not null,
-        statement_id bigint not null,
-        substatement_id bigint not null,
-        log_file varchar(512) not null,
-        collected_at timestamp not null,
-        primary key (session_id, statement_id, substatement_id, relation)
-    )
-    """,
-    """
-    create table if not exists audit.access_log_files (
-        log_file varchar(512) primary key,
-        byte_offset bigint not null,
-        collected_at timestamp not null
-    )
-    """,
-    """
-    create table if not exists audit.access_log_collections (
-        collected_at timestamp not null,
-        status varchar(16) not null,
-        detail varchar(2000) not null,
-        files integer not null,
-        lines_read bigint not null,
-        reads_added bigint not null,
-        service_reads bigint not null
-    )
-    """,
-)
 
 # PostgreSQL 15's csvlog columns (the server's documentation, "Using CSV-Format Log Output").
 _LOG_TIME, _USER, _DATABASE, _SESSION_ID, _MESSAGE = 0, 1, 2, 5, 13
@@ -382,7 +343,7 @@ def _prepare_tables(cursor) -> None:
     found = cursor.fetchone()
     if found and found[0]:
         cursor.execute(f'set role "{writer}"')
-    for statement in DDL:
+    for statement in ACCESS_LOG_DDL:
         cursor.execute(statement)
 
 

@@ -14,23 +14,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from community_dw.clock import utc_now
+from community_dw.warehouse.base import ACKNOWLEDGEMENTS_DDL
 
 if TYPE_CHECKING:
     from community_dw.audit_view.store import AuditStore
 
 KINDS = ("rejected_batch", "anomaly", "failing_expectation", "failing_dbt_test", "freshness")
 MAX_COMMENT = 2000
-
-DDL = """
-create table if not exists audit.acknowledgements (
-    finding_kind varchar(32) not null,
-    finding_key varchar(512) not null,
-    comment varchar(2000) not null,
-    acknowledged_by varchar(256) not null,
-    acknowledged_as varchar(64) not null,
-    acknowledged_at timestamp not null
-)
-"""
 
 
 @dataclass(frozen=True)
@@ -57,7 +47,7 @@ def acknowledge(store: AuditStore, kind: str, key: str, comment: str, by: str, r
     if len(comment) > MAX_COMMENT:
         raise ValueError(f"the comment is longer than {MAX_COMMENT} characters")
     ack = Acknowledgement(kind, key, comment, by, role, utc_now())
-    store.execute(DDL)
+    store.execute(ACKNOWLEDGEMENTS_DDL)
     store.execute(
         "insert into audit.acknowledgements (finding_kind, finding_key, comment, acknowledged_by,"
         " acknowledged_as, acknowledged_at) values (?, ?, ?, ?, ?, ?)",

@@ -35,31 +35,11 @@ from community_dw.disclosure.declarations import Aggregate, Release, RowLevelVie
 from community_dw.disclosure.kanonymity import Generalization, choose_generalization
 from community_dw.disclosure.policy import DisclosurePolicy, load_policy
 from community_dw.disclosure.suppression import Protection, protect
+from community_dw.warehouse.base import RELEASE_AUDITS_DDL
 
 log = logging.getLogger(__name__)
 
 PUBLISHED_SCHEMAS = ("marts", "analyst")
-
-AUDIT_DDL = """
-create table if not exists audit.release_audits (
-    release_id varchar not null,
-    target varchar not null,
-    relation varchar not null,
-    kind varchar not null,
-    population varchar,
-    cells bigint,
-    cells_primary bigint,
-    cells_suppressed bigint,
-    min_interval_width double precision,
-    min_k bigint,
-    rows_published bigint,
-    rows_withheld bigint,
-    generalization varchar,
-    verdict varchar not null,
-    detail varchar,
-    audited_at timestamp not null
-)
-"""
 
 
 class ReleaseRejected(RuntimeError):
@@ -440,7 +420,7 @@ def _scan_published(backend, release: Release, result: ReleaseResult, policy: Di
 
 def _record(backend, result: ReleaseResult) -> None:
     backend.execute("create schema if not exists audit")
-    backend.execute(AUDIT_DDL)
+    backend.execute(RELEASE_AUDITS_DDL)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows = []
     for audit in sorted(result.relations.values(), key=lambda a: a.relation):

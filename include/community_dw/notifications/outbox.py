@@ -22,27 +22,13 @@ from community_dw.clock import utc_now
 from community_dw.notifications.events import OPEN, RESOLVED, Event, facts_json
 from community_dw.notifications.messages import compose
 from community_dw.notifications.recipients import Contact, Recipients
+from community_dw.warehouse.base import NOTIFICATIONS_DDL
 
 if TYPE_CHECKING:
     from community_dw.audit_view.store import AuditStore
 
 log = logging.getLogger(__name__)
 
-DDL = """
-create table if not exists audit.notifications (
-    dedup_key varchar(64) not null,
-    event_kind varchar(64) not null,
-    event_key varchar(512) not null,
-    event_state varchar(16) not null,
-    scope varchar(128) not null,
-    recipient varchar(512) not null,
-    subject varchar(512) not null,
-    facts varchar(8000) not null,
-    message_digest varchar(80) not null,
-    run_id varchar(512),
-    sent_at timestamp not null
-)
-"""
 COLUMNS = (
     "dedup_key",
     "event_kind",
@@ -68,7 +54,7 @@ def dedup_key(event: Event, recipient: Contact) -> str:
 
 def ensure_table(store: AuditStore) -> None:
     store.execute("create schema if not exists audit")
-    store.execute(DDL)
+    store.execute(NOTIFICATIONS_DDL)
 
 
 def told(store: AuditStore, kinds: tuple[str, ...]) -> dict[tuple[str, str], dict]:

@@ -96,6 +96,96 @@ create table if not exists vault.identities (
 AUDIT_TABLES = ("audit.batch_ledger", "audit.quarantine_index", "audit.dq_results", "audit.purge_log")
 VAULT_TABLE = "vault.identities"
 
+# The audit tables of the other records, each created by the part that writes it when it first writes
+# (as the role it writes as): the release's verdicts (community_dw.disclosure.release), the notifications
+# sent (community_dw.notifications.outbox), auditors' reviews (community_dw.audit_view.findings) and
+# pgaudit's reads with their collection state (community_dw.audit_view.access_log, PostgreSQL only).
+RELEASE_AUDITS_DDL = """
+create table if not exists audit.release_audits (
+    release_id varchar not null,
+    target varchar not null,
+    relation varchar not null,
+    kind varchar not null,
+    population varchar,
+    cells bigint,
+    cells_primary bigint,
+    cells_suppressed bigint,
+    min_interval_width double precision,
+    min_k bigint,
+    rows_published bigint,
+    rows_withheld bigint,
+    generalization varchar,
+    verdict varchar not null,
+    detail varchar,
+    audited_at timestamp not null
+)
+"""
+NOTIFICATIONS_DDL = """
+create table if not exists audit.notifications (
+    dedup_key varchar(64) not null,
+    event_kind varchar(64) not null,
+    event_key varchar(512) not null,
+    event_state varchar(16) not null,
+    scope varchar(128) not null,
+    recipient varchar(512) not null,
+    subject varchar(512) not null,
+    facts varchar(8000) not null,
+    message_digest varchar(80) not null,
+    run_id varchar(512),
+    sent_at timestamp not null
+)
+"""
+ACKNOWLEDGEMENTS_DDL = """
+create table if not exists audit.acknowledgements (
+    finding_kind varchar(32) not null,
+    finding_key varchar(512) not null,
+    comment varchar(2000) not null,
+    acknowledged_by varchar(256) not null,
+    acknowledged_as varchar(64) not null,
+    acknowledged_at timestamp not null
+)
+"""
+ACCESS_LOG_DDL = (
+    """
+    create table if not exists audit.access_log (
+        read_at timestamp not null,
+        reader varchar(256) not null,
+        reader_groups varchar(512) not null,
+        database_name varchar(256) not null,
+        relation varchar(512) not null,
+        object_type varchar(64) not null,
+        command varchar(64) not null,
+        statement_class varchar(16) not null,
+        rows_read bigint,
+        audit_type varchar(16) not null,
+        session_id varchar(64) not null,
+        statement_id bigint not null,
+        substatement_id bigint not null,
+        log_file varchar(512) not null,
+        collected_at timestamp not null,
+        primary key (session_id, statement_id, substatement_id, relation)
+    )
+    """,
+    """
+    create table if not exists audit.access_log_files (
+        log_file varchar(512) primary key,
+        byte_offset bigint not null,
+        collected_at timestamp not null
+    )
+    """,
+    """
+    create table if not exists audit.access_log_collections (
+        collected_at timestamp not null,
+        status varchar(16) not null,
+        detail varchar(2000) not null,
+        files integer not null,
+        lines_read bigint not null,
+        reads_added bigint not null,
+        service_reads bigint not null
+    )
+    """,
+)
+
 
 def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
