@@ -80,11 +80,8 @@
     {%- if target.type != 'postgres' -%}
         {{- return('') -}}
     {%- endif -%}
-    {%- set policy = cdw_access_policy() %}
-do $$
-declare
-    member record;
-begin
+    {%- set policy = cdw_access_policy() -%}
+    {%- call postgres_do(declare='member record') %}
     {%- for role in policy.roles %}
     if not exists (select from pg_catalog.pg_roles where rolname = '{{ role }}') then
         create role {{ role }} nologin;
@@ -98,8 +95,7 @@ begin
     loop
         execute format('revoke {{ policy.access_audit.role }} from %s', member.name);
     end loop;
-end
-$$;
+    {%- endcall %}
     {%- for schema, readers in policy.dbt_schemas.items() %}
 create schema if not exists {{ schema }};
 revoke all on schema {{ schema }} from public;
@@ -121,17 +117,11 @@ revoke all on schema {{ schema }} from public;
     so clients (psql's \d, information_schema) still work. Changing catalog privileges needs a
     superuser: run by another role this does nothing and says so (apply it once as a superuser). -#}
 {% macro hide_catalog_statistics() -%}
-    {%- if target.type != 'postgres' -%}
-        {{- return('') -}}
-    {%- endif -%}
     {%- set trusted = ['cdw_engineer', 'cdw_loader', 'cdw_steward', 'cdw_auditor'] -%}
     {%- set stat_views = ['pg_stat_all_tables', 'pg_stat_user_tables', 'pg_stat_sys_tables',
         'pg_stat_xact_all_tables', 'pg_stat_xact_user_tables', 'pg_stat_xact_sys_tables',
-        'pg_statio_all_tables', 'pg_statio_user_tables', 'pg_statio_sys_tables'] %}
-do $$
-declare
-    stat_function record;
-begin
+        'pg_statio_all_tables', 'pg_statio_user_tables', 'pg_statio_sys_tables'] -%}
+    {%- call postgres_do(declare='stat_function record') %}
     if not (select rolsuper from pg_catalog.pg_roles where rolname = current_user) then
         raise notice 'catalog statistics stay readable by every role: apply hide_catalog_statistics as a superuser';
         return;
@@ -158,8 +148,7 @@ begin
         execute format('revoke execute on function %s from public', stat_function.signature);
         execute format('grant execute on function %s to {{ trusted | join(', ') }}', stat_function.signature);
     end loop;
-end
-$$;
+    {%- endcall %}
 {%- endmacro %}
 
 
@@ -172,12 +161,8 @@ $$;
     default privileges, on tables created later by the role running dbt or by the loader role (when the
     role running dbt may act for it). Schemas that do not exist yet are left alone. PostgreSQL only. -#}
 {% macro grant_loader_schemas() -%}
-    {%- if target.type != 'postgres' -%}
-        {{- return('') -}}
-    {%- endif -%}
-    {%- set policy = cdw_access_policy() %}
-do $$
-begin
+    {%- set policy = cdw_access_policy() -%}
+    {%- call postgres_do() %}
     {%- for schema, access in policy.loader_schemas.items() %}
     if exists (select from pg_catalog.pg_namespace where nspname = '{{ schema }}'
             and pg_catalog.pg_has_role(current_user, nspowner, 'USAGE')) then
@@ -208,6 +193,5 @@ begin
         {%- endfor %}
     end if;
     {%- endfor %}
-end
-$$;
+    {%- endcall %}
 {%- endmacro %}

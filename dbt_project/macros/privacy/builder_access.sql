@@ -3,12 +3,8 @@
     for the database's owner) and USAGE and CREATE on every dbt schema, whoever created it (the
     warehouse's owner, when `cdw warehouse-init` applied the policy first). PostgreSQL only. -#}
 {% macro grant_builder_access() -%}
-    {%- if target.type != 'postgres' -%}
-        {{- return('') -}}
-    {%- endif -%}
-    {%- set policy = cdw_access_policy() %}
-do $$
-begin
+    {%- set policy = cdw_access_policy() -%}
+    {%- call postgres_do() %}
     if pg_catalog.pg_has_role(current_user,
             (select datdba from pg_catalog.pg_database where datname = current_database()), 'USAGE') then
         execute format('grant create on database %I to {{ policy.builder }}', current_database());
@@ -19,8 +15,7 @@ begin
         grant usage, create on schema {{ schema }} to {{ policy.builder }};
     end if;
     {%- endfor %}
-end
-$$;
+    {%- endcall %}
 {%- endmacro %}
 
 
