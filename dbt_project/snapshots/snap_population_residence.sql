@@ -15,11 +15,7 @@
 
 with
 
-residents as (
-
-    select * from {{ ref('stg_population_registry') }}
-
-),
+{{ import_ctes({'residents': ref('stg_population_registry')}) }}
 
 final as (
 

@@ -5,17 +5,10 @@
       share_range       a share outside 0-1, or an average rating outside 1-5 -#}
 with
 
-tickets as (
-
-    select * from {{ ref('stg_appeals') }}
-
-),
-
-performance as (
-
-    select * from {{ ref('appeals_performance') }}
-
-),
+{{ import_ctes({
+    'tickets': ref('stg_appeals'),
+    'performance': ref('appeals_performance'),
+}) }}
 
 staging_totals as (
 

@@ -10,17 +10,10 @@
 
 with
 
-alerts as (
-
-    select * from {{ ref('crowd_alerts') }}
-
-),
-
-hourly as (
-
-    select * from {{ ref('grid_presence_hourly') }}
-
-),
+{{ import_ctes({
+    'alerts': ref('crowd_alerts'),
+    'hourly': ref('grid_presence_hourly'),
+}) }}
 
 exact_presence as (
 

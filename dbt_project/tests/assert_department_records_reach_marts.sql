@@ -4,47 +4,15 @@
     the unmatched pseudonyms. Returns one row per violation. -#}
 with
 
-register as (
-
-    select * from {{ ref('stg_population_registry') }}
-
-),
-
-cases as (
-
-    select * from {{ ref('stg_civil_affairs_assistance') }}
-
-),
-
-contacts as (
-
-    select * from {{ ref('stg_health_services') }}
-
-),
-
-tickets as (
-
-    select * from {{ ref('stg_appeals') }}
-
-),
-
-department_records as (
-
-    select * from {{ ref('int_department_records') }}
-
-),
-
-spine as (
-
-    select * from {{ ref('int_person_spine') }}
-
-),
-
-islands as (
-
-    select * from {{ ref('department_record_islands') }}
-
-),
+{{ import_ctes({
+    'register': ref('stg_population_registry'),
+    'cases': ref('stg_civil_affairs_assistance'),
+    'contacts': ref('stg_health_services'),
+    'tickets': ref('stg_appeals'),
+    'department_records': ref('int_department_records'),
+    'spine': ref('int_person_spine'),
+    'islands': ref('department_record_islands'),
+}) }}
 
 staging_counts as (
 

@@ -5,17 +5,10 @@
 
 with
 
-presence as (
-
-    select * from {{ ref('int_grid_presence_hourly') }}
-
-),
-
-published as (
-
-    select * from {{ ref('grid_presence_hourly') }}
-
-),
+{{ import_ctes({
+    'presence': ref('int_grid_presence_hourly'),
+    'published': ref('grid_presence_hourly'),
+}) }}
 
 grid_hours as (
 

@@ -6,23 +6,11 @@
 
 with
 
-residents as (
-
-    select * from {{ ref('stg_population_registry') }}
-
-),
-
-night_presence as (
-
-    select * from {{ ref('int_telecom_night_presence') }}
-
-),
-
-reconciliation as (
-
-    select * from {{ ref('population_reconciliation') }}
-
-),
+{{ import_ctes({
+    'residents': ref('stg_population_registry'),
+    'night_presence': ref('int_telecom_night_presence'),
+    'reconciliation': ref('population_reconciliation'),
+}) }}
 
 per_source as (
 

@@ -6,17 +6,10 @@
 
 with
 
-residents as (
-
-    select * from {{ ref('stg_population_registry') }}
-
-),
-
-profile as (
-
-    select * from {{ ref('community_population_profile') }}
-
-),
+{{ import_ctes({
+    'residents': ref('stg_population_registry'),
+    'profile': ref('community_population_profile'),
+}) }}
 
 registered as (
 

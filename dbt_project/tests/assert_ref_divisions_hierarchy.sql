@@ -3,11 +3,7 @@
     (otherwise joins at community level would fan out). Returns one row per violation. -#}
 with
 
-divisions as (
-
-    select * from {{ ref('ref_divisions') }}
-
-),
+{{ import_ctes({'divisions': ref('ref_divisions')}) }}
 
 prefix_check as (
 

@@ -7,23 +7,11 @@
 
 with
 
-needs as (
-
-    select * from {{ ref('int_vulnerable_needs') }}
-
-),
-
-exact as (
-
-    select * from {{ ref('int_vulnerable_coverage_counts') }}
-
-),
-
-coverage as (
-
-    select * from {{ ref('vulnerable_care_coverage') }}
-
-),
+{{ import_ctes({
+    'needs': ref('int_vulnerable_needs'),
+    'exact': ref('int_vulnerable_coverage_counts'),
+    'coverage': ref('vulnerable_care_coverage'),
+}) }}
 
 recounted as (
 

@@ -4,17 +4,10 @@
     equivalence class holds at least k tickets, and withholds the rows of smaller classes. -#}
 with
 
-tickets as (
-
-    select * from {{ ref('int_appeal_tickets') }}
-
-),
-
-appeals as (
-
-    select * from {{ ref('stg_appeals') }}
-
-),
+{{ import_ctes({
+    'tickets': ref('int_appeal_tickets'),
+    'appeals': ref('stg_appeals'),
+}) }}
 
 final as (
 

@@ -6,11 +6,7 @@
 
 with
 
-mapping as (
-
-    select * from {{ ref('grid_worker_communities') }}
-
-),
+{{ import_ctes({'mapping': ref('grid_worker_communities')}) }}
 
 final as (
 

@@ -15,23 +15,11 @@ order by case need_group {% for group in groups %}when '{{ group }}' then {{ loo
 
 with
 
-coverage as (
-
-    select * from {{ ref('int_vulnerable_coverage') }}
-
-),
-
-latest_contacts as (
-
-    select * from {{ ref('int_latest_service_contact') }}
-
-),
-
-residents as (
-
-    select * from {{ ref('stg_population_registry') }}
-
-),
+{{ import_ctes({
+    'coverage': ref('int_vulnerable_coverage'),
+    'latest_contacts': ref('int_latest_service_contact'),
+    'residents': ref('stg_population_registry'),
+}) }}
 
 not_visited as (
 

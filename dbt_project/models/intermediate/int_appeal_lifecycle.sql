@@ -8,11 +8,7 @@
 
 with
 
-tickets as (
-
-    select * from {{ ref('stg_appeals') }}
-
-),
+{{ import_ctes({'tickets': ref('stg_appeals')}) }}
 
 evaluation as (
 

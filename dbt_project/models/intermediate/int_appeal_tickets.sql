@@ -5,17 +5,10 @@
     without a reporter ID counts as its own contributor. -#}
 with
 
-lifecycle as (
-
-    select * from {{ ref('int_appeal_lifecycle') }}
-
-),
-
-communities as (
-
-    select * from {{ ref('int_communities') }}
-
-),
+{{ import_ctes({
+    'lifecycle': ref('int_appeal_lifecycle'),
+    'communities': ref('int_communities'),
+}) }}
 
 final as (
 

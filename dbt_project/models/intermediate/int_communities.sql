@@ -2,11 +2,7 @@
     mart labels its rows with, derived once from the ref_divisions seed (which has one row per grid). -#}
 with
 
-divisions as (
-
-    select * from {{ ref('ref_divisions') }}
-
-),
+{{ import_ctes({'divisions': ref('ref_divisions')}) }}
 
 final as (
 

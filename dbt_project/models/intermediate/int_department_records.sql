@@ -3,29 +3,12 @@
     register is the latest snapshot (any status): a record matching no row there is a "data island". -#}
 with
 
-register as (
-
-    select * from {{ ref('stg_population_registry') }}
-
-),
-
-cases as (
-
-    select * from {{ ref('stg_civil_affairs_assistance') }}
-
-),
-
-contacts as (
-
-    select * from {{ ref('stg_health_services') }}
-
-),
-
-tickets as (
-
-    select * from {{ ref('stg_appeals') }}
-
-),
+{{ import_ctes({
+    'register': ref('stg_population_registry'),
+    'cases': ref('stg_civil_affairs_assistance'),
+    'contacts': ref('stg_health_services'),
+    'tickets': ref('stg_appeals'),
+}) }}
 
 department_records as (
 

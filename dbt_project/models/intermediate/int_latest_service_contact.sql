@@ -6,11 +6,7 @@
 
 with
 
-contacts as (
-
-    select * from {{ ref('stg_health_services') }}
-
-),
+{{ import_ctes({'contacts': ref('stg_health_services')}) }}
 
 as_of as (
 

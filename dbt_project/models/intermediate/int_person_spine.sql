@@ -3,17 +3,10 @@
     "data islands": department records for a person the register does not know. -#}
 with
 
-register as (
-
-    select * from {{ ref('stg_population_registry') }}
-
-),
-
-department_records as (
-
-    select * from {{ ref('int_department_records') }}
-
-),
+{{ import_ctes({
+    'register': ref('stg_population_registry'),
+    'department_records': ref('int_department_records'),
+}) }}
 
 per_person as (
 

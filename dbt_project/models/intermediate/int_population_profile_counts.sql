@@ -2,11 +2,7 @@
     Engineers only: small cells are still visible here. -#}
 with
 
-residents as (
-
-    select * from {{ ref('stg_population_registry') }}
-
-),
+{{ import_ctes({'residents': ref('stg_population_registry')}) }}
 
 final as (
 

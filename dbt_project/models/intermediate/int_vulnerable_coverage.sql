@@ -9,17 +9,10 @@
 
 with
 
-needs as (
-
-    select * from {{ ref('int_vulnerable_needs') }}
-
-),
-
-latest_contacts as (
-
-    select * from {{ ref('int_latest_service_contact') }}
-
-),
+{{ import_ctes({
+    'needs': ref('int_vulnerable_needs'),
+    'latest_contacts': ref('int_latest_service_contact'),
+}) }}
 
 final as (
 

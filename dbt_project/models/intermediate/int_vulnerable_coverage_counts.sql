@@ -3,11 +3,7 @@
     Engineers only: small cells are still visible here. -#}
 with
 
-coverage as (
-
-    select * from {{ ref('int_vulnerable_coverage') }}
-
-),
+{{ import_ctes({'coverage': ref('int_vulnerable_coverage')}) }}
 
 final as (
 

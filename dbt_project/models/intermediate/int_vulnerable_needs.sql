@@ -6,17 +6,10 @@
 
 with
 
-register as (
-
-    select * from {{ ref('stg_population_registry') }}
-
-),
-
-cases as (
-
-    select * from {{ ref('stg_civil_affairs_assistance') }}
-
-),
+{{ import_ctes({
+    'register': ref('stg_population_registry'),
+    'cases': ref('stg_civil_affairs_assistance'),
+}) }}
 
 as_of as (
 

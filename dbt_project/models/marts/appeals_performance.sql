@@ -5,17 +5,10 @@
     k reporters (community_dw.disclosure). -#}
 with
 
-lifecycle as (
-
-    select * from {{ ref('int_appeal_lifecycle') }}
-
-),
-
-communities as (
-
-    select * from {{ ref('int_communities') }}
-
-),
+{{ import_ctes({
+    'lifecycle': ref('int_appeal_lifecycle'),
+    'communities': ref('int_communities'),
+}) }}
 
 weekly as (
 

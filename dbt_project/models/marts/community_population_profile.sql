@@ -3,17 +3,10 @@
     sets the flags; see community_dw.disclosure). -#}
 with
 
-cell_counts as (
-
-    select * from {{ ref('int_population_profile_counts') }}
-
-),
-
-communities as (
-
-    select * from {{ ref('int_communities') }}
-
-),
+{{ import_ctes({
+    'cell_counts': ref('int_population_profile_counts'),
+    'communities': ref('int_communities'),
+}) }}
 
 final as (
 

@@ -5,17 +5,10 @@
 
 with
 
-department_records as (
-
-    select * from {{ ref('int_department_records') }}
-
-),
-
-communities as (
-
-    select * from {{ ref('int_communities') }}
-
-),
+{{ import_ctes({
+    'department_records': ref('int_department_records'),
+    'communities': ref('int_communities'),
+}) }}
 
 counted as (
 

@@ -5,17 +5,10 @@
 
 with
 
-presence as (
-
-    select * from {{ ref('int_grid_presence_hourly') }}
-
-),
-
-divisions as (
-
-    select * from {{ ref('ref_divisions') }}
-
-),
+{{ import_ctes({
+    'presence': ref('int_grid_presence_hourly'),
+    'divisions': ref('ref_divisions'),
+}) }}
 
 grid_hours as (
 

@@ -7,23 +7,11 @@
 
 with
 
-profile_counts as (
-
-    select * from {{ ref('int_population_profile_counts') }}
-
-),
-
-night_presence as (
-
-    select * from {{ ref('int_telecom_night_presence') }}
-
-),
-
-communities as (
-
-    select * from {{ ref('int_communities') }}
-
-),
+{{ import_ctes({
+    'profile_counts': ref('int_population_profile_counts'),
+    'night_presence': ref('int_telecom_night_presence'),
+    'communities': ref('int_communities'),
+}) }}
 
 registered as (
 

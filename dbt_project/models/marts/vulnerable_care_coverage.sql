@@ -5,17 +5,10 @@
 
 with
 
-coverage_counts as (
-
-    select * from {{ ref('int_vulnerable_coverage_counts') }}
-
-),
-
-communities as (
-
-    select * from {{ ref('int_communities') }}
-
-),
+{{ import_ctes({
+    'coverage_counts': ref('int_vulnerable_coverage_counts'),
+    'communities': ref('int_communities'),
+}) }}
 
 final as (
 

@@ -4,11 +4,7 @@
     (minimum necessary); the reporter's resident pseudonym is, for the person spine. -#}
 with
 
-source as (
-
-    select * from {{ source('appeals', 'appeals') }}
-
-),
+{{ import_ctes({'source': source('appeals', 'appeals')}) }}
 
 renamed as (
 

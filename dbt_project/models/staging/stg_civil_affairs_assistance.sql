@@ -2,11 +2,7 @@
     loaded last, then the later file row). Amounts stay exact decimals. -#}
 with
 
-source as (
-
-    select * from {{ source('civil_affairs_assistance', 'civil_affairs_assistance') }}
-
-),
+{{ import_ctes({'source': source('civil_affairs_assistance', 'civil_affairs_assistance')}) }}
 
 renamed as (
 

@@ -2,11 +2,7 @@
     batch loaded last, then the later file row). No diagnoses exist at source. -#}
 with
 
-source as (
-
-    select * from {{ source('health_services', 'health_services') }}
-
-),
+{{ import_ctes({'source': source('health_services', 'health_services')}) }}
 
 renamed as (
 

@@ -5,11 +5,7 @@
 
 with
 
-source as (
-
-    select * from {{ source('population_registry', 'population_registry') }}
-
-),
+{{ import_ctes({'source': source('population_registry', 'population_registry')}) }}
 
 batches as (
 

@@ -5,11 +5,7 @@
     the device pseudonym is in its own domain and is never joined to residents. -#}
 with
 
-source as (
-
-    select * from {{ source('telecom_stays', 'telecom_stays') }}
-
-),
+{{ import_ctes({'source': source('telecom_stays', 'telecom_stays')}) }}
 
 renamed as (
 
