@@ -1,36 +1,31 @@
 {#- Department records must all reach the spine and the data-islands mart: records per department in
     the mart add up to the department's staging rows (appeals: tickets with a reporter ID), every
     register resident is in the spine once, and the spine's persons outside the register are exactly
-    the unmatched pseudonyms. Returns one row per violation. -#}
+    the unmatched pseudonyms. Returns one row per violation. The staging rows are counted straight from
+    each department's staging model (the departments as data: department_record_sources). -#}
 with
 
 {{ import_ctes({
     'register': ref('stg_population_registry'),
-    'cases': ref('stg_civil_affairs_assistance'),
-    'contacts': ref('stg_health_services'),
-    'tickets': ref('stg_appeals'),
     'department_records': ref('int_department_records'),
     'spine': ref('int_person_spine'),
     'islands': ref('department_record_islands'),
 }) }}
 
 staging_counts as (
+    {%- for source in department_record_sources() %}
 
     select
-        'civil_affairs' as department,
+        '{{ source.department }}' as department,
         count(*) as n
-    from cases
+    from {{ ref(source.model) }}
+    {%- if source.where %}
+    where {{ source.where }}
+    {%- endif %}
+    {%- if not loop.last %}
     union all
-    select
-        'health' as department,
-        count(*) as n
-    from contacts
-    union all
-    select
-        'appeals' as department,
-        count(*) as n
-    from tickets
-    where reporter_pid is not null
+    {%- endif %}
+    {%- endfor %}
 
 ),
 

@@ -1,45 +1,39 @@
 {#- Every department record that names a resident (assistance cases, health contacts, appeal tickets
-    with a reporter ID), in one shape, with whether its resident pseudonym is in the register. The
-    register is the latest snapshot (any status): a record matching no row there is a "data island". -#}
+    with a reporter ID; the departments as data: department_record_sources), in one shape, with whether
+    its resident pseudonym is in the register. The register is the latest snapshot (any status): a
+    record matching no row there is a "data island". -#}
+{%- set sources = department_record_sources() -%}
+
 with
 
-{{ import_ctes({
-    'register': ref('stg_population_registry'),
-    'cases': ref('stg_civil_affairs_assistance'),
-    'contacts': ref('stg_health_services'),
-    'tickets': ref('stg_appeals'),
-}) }}
+{{ import_ctes({'register': ref('stg_population_registry')}) }}
+{%- for source in sources %}
+
+{{ source.department }} as (
+
+    select * from {{ ref(source.model) }}
+    {%- if source.where %}
+    where {{ source.where }}
+    {%- endif %}
+
+),
+{%- endfor %}
 
 department_records as (
+    {%- for source in sources %}
 
     select
-        'civil_affairs' as department,
-        case_id as record_id,
-        resident_pid,
+        '{{ source.department }}' as department,
+        {{ source.record_id }} as record_id,
+        {{ source.resident_pid }} as resident_pid,
         community_code,
-        start_date as record_date
-    from cases
+        {{ source.record_date }} as record_date
+    from {{ source.department }}
+    {%- if not loop.last %}
 
     union all
-
-    select
-        'health' as department,
-        service_id as record_id,
-        resident_pid,
-        community_code,
-        service_date as record_date
-    from contacts
-
-    union all
-
-    select
-        'appeals' as department,
-        ticket_id as record_id,
-        reporter_pid as resident_pid,
-        community_code,
-        cast(received_at as date) as record_date
-    from tickets
-    where reporter_pid is not null
+    {%- endif %}
+    {%- endfor %}
 
 ),
 
