@@ -153,16 +153,7 @@ alerts as (
 final as (
 
     select
-        {{ community_hierarchy_columns(
-            'substr(alerts.grid_code, 1, 12)',
-            divisions='divisions',
-            columns=['street_code', 'street_name', 'community_code', 'community_name']
-        ) }},
-        alerts.grid_code,
-        divisions.grid_name,
-        cast(alerts.hour_start as {{ dbt.type_timestamp() }}) as hour_start,
-        cast(alerts.presence_date as date) as alert_date,
-        {{ dbt.cast('alerts.hour_of_day', dbt.type_int()) }} as hour_of_day,
+        {{ grid_hour_columns('alerts', date_column='alert_date') }},
         alerts.user_type,
         {{ dbt.cast('alerts.devices_present', dbt.type_bigint()) }} as devices_present,
         case

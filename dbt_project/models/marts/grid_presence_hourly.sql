@@ -30,16 +30,7 @@ grid_hours as (
 final as (
 
     select
-        {{ community_hierarchy_columns(
-            'substr(grid_hours.grid_code, 1, 12)',
-            divisions='divisions',
-            columns=['street_code', 'street_name', 'community_code', 'community_name']
-        ) }},
-        grid_hours.grid_code,
-        divisions.grid_name,
-        cast(grid_hours.hour_start as {{ dbt.type_timestamp() }}) as hour_start,
-        cast(grid_hours.hour_start as date) as presence_date,
-        {{ dbt.cast('extract(hour from grid_hours.hour_start)', dbt.type_int()) }} as hour_of_day,
+        {{ grid_hour_columns('grid_hours') }},
         {%- for user_type in user_types %}
         {{ dbt.cast('grid_hours.' ~ user_type ~ '_devices', dbt.type_bigint()) }} as {{ user_type }}_devices,
         {%- endfor %}
