@@ -61,17 +61,9 @@ final as (
         cast(resolution_due_at as {{ dbt.type_timestamp() }}) as resolution_due_at,
         responded_at is not null as is_responded,
         resolved_at is not null as is_resolved,
-        coalesce(
-            responded_at is not null
-            or (status <> 'closed' and evaluated_at >= response_due_at),
-            false
-        ) as is_response_due,
+        {{ sla_is_due('responded_at', 'response_due_at') }} as is_response_due,
         coalesce(minutes_to_respond <= {{ respond_hours * 60 }}, false) as is_responded_within_sla,
-        coalesce(
-            resolved_at is not null
-            or (status <> 'closed' and evaluated_at >= resolution_due_at),
-            false
-        ) as is_resolution_due,
+        {{ sla_is_due('resolved_at', 'resolution_due_at') }} as is_resolution_due,
         coalesce(minutes_to_resolve <= {{ resolve_hours * 60 }}, false) as is_resolved_within_sla,
         satisfaction,
         satisfaction >= 4 as is_satisfied,
