@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from community_dw import airflow_home, paths
+from community_dw_tools import pg_demo
 from community_dw_tools.devserver.receivers import local_receivers
 from community_dw_tools.runner import appeals_api_server, hourly_run_date, interval_run_date, run_dag
 
@@ -197,23 +198,6 @@ def published() -> dict[str, int]:
         }
 
 
-def use_postgres(say=print):
-    """With a PostgreSQL CDW_WAREHOUSE_URL (the owner's login): declare it, make the demo's logins, and
-    point this process at the pipeline's login, as the Airflow workers would be (pg_demo); else None."""
-    from community_dw import warehouse
-
-    if not warehouse.is_postgres():
-        return None
-    from community_dw_tools import pg_demo
-
-    demo = pg_demo.prepare(warehouse.warehouse_url())
-    os.environ["CDW_WAREHOUSE_URL"] = demo.pipeline_url
-    os.environ["CDW_DBT_TARGET"] = "postgres"  # read when the DAGs are parsed (Cosmos' profile)
-    say(f"PostgreSQL warehouse {pg_demo.redacted(demo.owner_url)}: declared, access policy applied;")
-    say("  the pipeline logs in as cdw_demo_pipeline (loads as cdw_loader, builds as cdw_engineer)")
-    return demo
-
-
 def print_notifications(inbox) -> None:
     """The demo's last word: whom the warehouse told of what (audit.notifications), as the local
     receivers (an aiosmtpd SMTP server and a webhook receiver, started by the demo) got it."""
@@ -237,7 +221,7 @@ def main(profile: DemoProfile) -> int:
     started = time.monotonic()
     report = generate(profile)
     print("\n".join(report.summary_lines()))
-    pg = use_postgres()
+    pg = pg_demo.use_postgres()
     log_path = paths.data_dir() / "logs" / f"demo-{datetime.now():%Y%m%dT%H%M%S}.log"
     print(f"\nRunning the DAGs through Airflow (task logs: {log_path}) ...")
     with logs_to_file(log_path) as say, local_receivers() as inbox:

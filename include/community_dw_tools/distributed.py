@@ -3,13 +3,16 @@
     api-server · scheduler · dag-processor · triggerer · celery worker-a · celery worker-b
     Airflow metadata and Celery results: PostgreSQL   Celery broker: Redis
     batches between tasks: the staging store (CDW_STAGING_URL; default file://<data dir>/work)
+    warehouse: CDW_WAREHOUSE_URL (a PostgreSQL owner's URL: declared, then used through the pipeline's
+               login; unset: the DuckDB file, whose writers queue for one pool slot)
 
 Each component is Airflow's own command in a process group of its own, started with the same settings
 the compose file gives its containers (`environment`). Servers are named by Airflow's own variables
 when set (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, AIRFLOW__CELERY__BROKER_URL), else this machine's
 PostgreSQL and Redis on localhost; the metadata database is created when missing. The workers'
 Celery names are CDW_CELERY_WORKERS (default worker-a,worker-b). Ctrl-C (or SIGTERM)
-stops every component within 10 s. Logs: one file per component under <Airflow home>/components/.
+stops every component within 10 s; so does a service's exit, while a worker may die and the others
+carry on. Logs: one file per component under <Airflow home>/components/.
 """
 
 from __future__ import annotations
@@ -116,9 +119,13 @@ def prepare(settings: Settings) -> dict[str, str]:
     """Configure this process for the deployment, migrate its metadata and pools; the components' env."""
     from community_dw.audit_view import local_airflow
     from community_dw.pseudonymize import use_local_key_connection
+    from community_dw_tools import pg_demo
 
     home = airflow_home.configure()
     use_local_key_connection()
+    # With a PostgreSQL CDW_WAREHOUSE_URL (its owner's login): declared, granted, and the components
+    # log in as the pipeline's own login, as in the demo on PostgreSQL.
+    pg_demo.use_postgres()
     # The same local users as `make airflow` (admin, auditor, analyst), their passwords printed
     print(local_airflow.login_help(local_airflow.configure(home), settings.api_url), flush=True)
     os.environ.update(settings.environment())
@@ -132,7 +139,8 @@ def prepare(settings: Settings) -> dict[str, str]:
 
 
 def run(settings: Settings | None = None) -> int:
-    """Start every component and keep them running until Ctrl-C or SIGTERM (or one of them exits)."""
+    """Start every component and keep them running until Ctrl-C or SIGTERM, or until a service or the
+    last worker exits (a worker that dies is reported, and its tasks are retried on the others)."""
     settings = settings or Settings.from_environment()
     with processes.stop_signals() as received:
         env = prepare(settings)
@@ -145,11 +153,17 @@ def run(settings: Settings | None = None) -> int:
                     started[name] = processes.start_group(argv, env, stdout=out, stderr=subprocess.STDOUT)
             print(f"Airflow (CeleryExecutor) on {settings.api_url}; components' logs in {logs}", flush=True)
             print(f"started: {', '.join(f'{n} (pid {p.pid})' for n, p in started.items())}", flush=True)
+            lost: set[str] = set()
             while not received:
-                exited = [name for name, p in started.items() if p.poll() is not None]
-                if exited:
-                    print(f"{', '.join(exited)} exited: stopping the others (see {logs})", flush=True)
+                exited = {name for name, p in started.items() if p.poll() is not None}
+                if exited - set(settings.workers) or exited >= set(settings.workers):
+                    print(f"{', '.join(sorted(exited))} exited: stopping the others (see {logs})", flush=True)
                     return 1
+                for worker in sorted(exited - lost):  # the others go on, as other hosts' workers would
+                    print(
+                        f"{worker} exited; {len(settings.workers) - len(exited)} worker(s) left", flush=True
+                    )
+                lost = exited
                 time.sleep(0.5)
             print("Stopping every component", flush=True)
             return 0

@@ -20,6 +20,7 @@ they may read.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from urllib.parse import quote as quote_url
@@ -122,3 +123,17 @@ def audiences(demo: PgDemo) -> dict[str, dict[str, int | None]]:
                 except psycopg.errors.InsufficientPrivilege:
                     seen[login][relation] = None
     return seen
+
+
+def use_postgres(say=print) -> PgDemo | None:
+    """With a PostgreSQL CDW_WAREHOUSE_URL (the owner's login): declare it, make the demo's logins, and
+    point this process at the pipeline's login, as the Airflow workers are (the demo's
+    and `make airflow-distributed`'s components); else None."""
+    if not warehouse.is_postgres():
+        return None
+    demo = prepare(warehouse.warehouse_url())
+    os.environ["CDW_WAREHOUSE_URL"] = demo.pipeline_url
+    os.environ["CDW_DBT_TARGET"] = "postgres"  # read when the DAGs are parsed (Cosmos' profile)
+    say(f"PostgreSQL warehouse {redacted(demo.owner_url)}: declared, access policy applied;")
+    say("  the pipeline logs in as cdw_demo_pipeline (loads as cdw_loader, builds as cdw_engineer)")
+    return demo

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pendulum
@@ -16,10 +15,11 @@ from community_dw.contracts import Contract
 
 LOCAL_TZ = LOCAL_TZ_NAME  # schedules run in the producers' zone (community_dw.clock)
 START_DATE = pendulum.datetime(2026, 11, 1, tz=LOCAL_TZ)
+# The first retry waits Airflow's `[core] default_task_retry_delay` (300 s unless the deployment sets
+# AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY), each later one twice as long.
 DEFAULT_ARGS = {
     "owner": "data-engineering",
     "retries": 2,
-    "retry_delay": timedelta(minutes=5),
     "retry_exponential_backoff": True,
 }
 # Every DAG here runs its intervals one at a time from START_DATE, never catching up on its own:

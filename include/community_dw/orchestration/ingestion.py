@@ -13,6 +13,7 @@ load_batch take the warehouse writer pool's one slot (`common.warehouse_writer`)
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from airflow.sdk import DAG, chain, task
@@ -26,6 +27,12 @@ from community_dw.orchestration.common import (
     schedule_for,
     warehouse_writer,
 )
+
+
+def delivery_poke_interval() -> timedelta:
+    """How often a sensor looks for its delivery: 5 minutes, or CDW_DELIVERY_POKE_SECONDS (read when the
+    DAG is parsed; a deployment that wants deliveries noticed sooner sets it, as the distributed test does)."""
+    return timedelta(seconds=float(os.environ.get("CDW_DELIVERY_POKE_SECONDS", "300")))
 
 
 def _fail_fast_on_rejection(func, *args, **kwargs):
@@ -87,7 +94,7 @@ def ingestion_tasks(source: str, delivery_timeout: timedelta = timedelta(hours=6
 
     @task.sensor(
         task_id="wait_for_delivery",
-        poke_interval=300,
+        poke_interval=delivery_poke_interval(),
         timeout=delivery_timeout.total_seconds(),
         mode="reschedule",
     )
