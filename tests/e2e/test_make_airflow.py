@@ -1,5 +1,5 @@
-"""`make airflow` as a user runs it: no venv activated, the UI's API serves this repository's DAGs,
-and Ctrl-C stops every process it started within 10 s.
+"""`make airflow` as a user runs it: no venv activated, the UI lists this repository's DAGs in headless
+Chromium (signed in as the local admin), and Ctrl-C stops every process it started within 10 s.
 
 The Makefile target runs from a terminal whose PATH lacks the venv (Airflow standalone then needs the
 venv's `bin` on its components' PATH, `community_dw.processes`), with its own Airflow home, data folder
@@ -22,6 +22,7 @@ from community_dw import paths
 from community_dw.contracts import load_contracts
 
 from support import processes
+from support.cdp import Browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240, method="thread")]
 
@@ -62,6 +63,19 @@ def _dag_ids(api: str, token: str, seconds: float = 90) -> set[str]:
         time.sleep(2)
 
 
+def _dags_page_lists(api: str, token: str, dag_ids: set[str]) -> str:
+    """The UI's DAG list as a browser renders it (the React app, after its API calls): its text."""
+    ids = json.dumps(sorted(dag_ids))
+    with Browser() as browser:
+        browser.set_cookie(api, "_token", token)
+        browser.open(
+            f"{api}/dags",
+            ready=f"{ids}.every(id => document.body.innerText.includes(id))",
+            timeout=60,
+        )
+        return browser.evaluate("document.body.innerText")
+
+
 def test_make_airflow_serves_the_dags_and_stops_on_ctrl_c(tmp_path):
     port = processes.free_port()
     api = f"http://127.0.0.1:{port}"
@@ -77,8 +91,12 @@ def test_make_airflow_serves_the_dags_and_stops_on_ctrl_c(tmp_path):
     try:
         processes.wait_http(f"{api}/api/v2/monitor/health", make, log)
         assert "auditor" in log.read_text(errors="replace"), "make airflow did not say how to sign in"
-        listed = _dag_ids(api, _admin_token(api, tmp_path / "airflow"))
-        assert {f"ingest_{name}" for name in load_contracts()} | {"build_warehouse", "retention"} <= listed
+        token = _admin_token(api, tmp_path / "airflow")
+        listed = _dag_ids(api, token)
+        expected = {f"ingest_{name}" for name in load_contracts()} | {"build_warehouse", "retention"}
+        assert expected <= listed
+        page = _dags_page_lists(api, token, listed)
+        assert "Sign in" not in page and all(dag_id in page for dag_id in listed)
         assert "FileNotFoundError" not in log.read_text(errors="replace"), processes.tail(log)
 
         os.killpg(make.pid, signal.SIGINT)  # Ctrl-C
