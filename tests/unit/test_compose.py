@@ -49,6 +49,15 @@ def test_the_same_components_and_workers_run_in_both(services):
         assert commands[f"airflow-{worker}"] == compose
         assert local[worker][1:5] == compose.split()  # here also --queues and --skip-serve-logs
     assert "cdw airflow db migrate" in " ".join(commands["airflow-init"])  # creates the pools
+    assert "cdw warehouse-init" in " ".join(commands["airflow-init"])  # as make airflow-distributed does
+
+
+def test_both_name_the_warehouse_by_its_url(services):
+    """The compose file's warehouse is PostgreSQL through the one setting the package reads, as
+    `make airflow-distributed` is given it, not the dbt profile's variables set by hand."""
+    compose = services["airflow-scheduler"]["environment"]
+    assert compose["CDW_WAREHOUSE_URL"].endswith("-postgresql://airflow:airflow@postgres/warehouse}")
+    assert not {name for name in compose if name.startswith("CDW_PG_")}, "CDW_PG_* come from the URL"
 
 
 def test_both_give_the_components_the_same_settings(services):
