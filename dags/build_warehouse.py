@@ -1,11 +1,12 @@
 """Build the warehouse: run the dbt project (staging -> intermediate -> candidate marts, care) via Cosmos,
-then publish the analyst release.
+one `dbt build` task, then publish the analyst release.
 
 Scheduled on: any raw Asset the ingestion DAGs emit (one per source contract).
 Reads: raw.*, seeds. Writes: staging, intermediate, snapshots, candidate_marts, candidate_analyst, care;
 then marts and analyst (the release), the analyst file on DuckDB, and audit.release_audits.
 First declares every contract's raw table (so a source that has not delivered yet is an empty table,
-not a failed build); each model's dbt tests run right after it; a failing test stops its dependants.
+not a failed build); each model's dbt tests run right after it; a failing test stops its dependants
+(and fails dbt.build, naming it).
 The release is published only when its disclosure audit passes. Beside it, once dbt is done (whatever
 its tests said: an emergency is not held back by a failing test elsewhere), notify_communities tells
 each community's duty contact of crowd alerts and its appeals contact of tickets past their SLA, once
@@ -15,18 +16,11 @@ takes the writer pool's one slot, so they queue instead of failing on the file's
 they run in parallel.
 """
 
-from airflow.sdk import DAG, AssetAny, TriggerRule, chain, task
-from cosmos import DbtTaskGroup
+from airflow.sdk import DAG, AssetAny, TaskGroup, TriggerRule, chain, task
 
 from community_dw.contracts import load_contracts
 from community_dw.orchestration import ONE_RUN_AT_A_TIME, raw_asset, warehouse_writer
-from community_dw.orchestration.warehouse_build import (
-    EXECUTION_CONFIG,
-    PROFILE_CONFIG,
-    PROJECT_CONFIG,
-    RENDER_CONFIG,
-    USER_DEFINED_MACROS,
-)
+from community_dw.orchestration.warehouse_build import USER_DEFINED_MACROS, dbt_build
 from community_dw.orchestration.warehouse_build import notify_communities as _notify_communities
 from community_dw.orchestration.warehouse_build import publish_release as _publish_release
 
@@ -57,12 +51,6 @@ with DAG(
     user_defined_macros=USER_DEFINED_MACROS,
     **ONE_RUN_AT_A_TIME,
 ):
-    dbt = DbtTaskGroup(
-        group_id="dbt",
-        project_config=PROJECT_CONFIG,
-        profile_config=PROFILE_CONFIG,
-        render_config=RENDER_CONFIG,
-        execution_config=EXECUTION_CONFIG,
-        operator_args=warehouse_writer(),
-    )
+    with TaskGroup(group_id="dbt") as dbt:
+        dbt_build(**warehouse_writer())
     chain(declare_raw_tables(), dbt, [publish_release(), notify_communities()])

@@ -108,3 +108,21 @@ def test_a_cycle_is_an_import_error(tmp_path, airflow_db):
     bag = DagBag(dag_folder=str(tmp_path))
     assert "cyclic" not in bag.dags
     assert any("Cycle detected" in str(error) for error in bag.import_errors.values()), bag.import_errors
+
+
+def test_build_warehouse_runs_the_whole_project_in_one_dbt_build_then_the_release(dagbag):
+    """One `dbt build` of every node (each model's tests right after it), through dbt's Python runner,
+    between the raw tables' declaration and the release and notifications, which come last."""
+    from cosmos.constants import InvocationMode
+    from cosmos.operators.local import DbtBuildLocalOperator
+
+    dag = dagbag.dags["build_warehouse"]
+    build = dag.get_task("dbt.build")
+    assert isinstance(build, DbtBuildLocalOperator)
+    assert build.invocation_mode == InvocationMode.DBT_RUNNER
+    assert (build.select, build.exclude, build.selector, build.models) == (None, None, None, None)
+    assert [t.task_id for t in dag.tasks if t.task_id.startswith("dbt.")] == ["dbt.build"]
+    assert build.upstream_task_ids == {"declare_raw_tables"}
+    assert build.downstream_task_ids == {"publish_release", "notify_communities"}
+    assert dag.get_task("publish_release").downstream_task_ids == set()
+    assert dag.get_task("notify_communities").downstream_task_ids == set()
