@@ -1,13 +1,16 @@
 """The CeleryExecutor deployment, really run: `make airflow-distributed` starts Airflow's own components
 as separate processes (api-server, scheduler, dag-processor, triggerer, two Celery workers), with this
 machine's Redis as the broker and PostgreSQL for Airflow's metadata (a fresh database) and Celery's
-results. Two ingestion runs of a small generated city are triggered through the REST API; their tasks
-run on both workers, hand their batches over through the shared staging store, queue for the DuckDB
-warehouse's one writer slot, and the batches load with a balanced ledger.
+results. Every process is in the make command's session and is killed with it, whatever happens.
 
-Only the runs the test triggers run (AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE=False: no scheduled runs for
-today's intervals beside them); the deployment is otherwise what `make airflow-distributed` starts.
-Every process is in the make command's session and is killed with it, whatever happens.
+- `test_ingestion_runs_on_two_celery_workers_and_loads`: the embedded DuckDB warehouse. Two ingestion
+  runs are triggered through the REST API (no scheduled runs beside them); their tasks run on both
+  workers, hand their batches over through the shared staging store, queue for the DuckDB file's one
+  writer slot, and load with a balanced ledger.
+- `test_the_scheduler_runs_a_generated_day_into_postgresql`: the production path. The DAGs are
+  unpaused and the **scheduler** creates the runs; their sensors wait until the day is delivered into
+  the drop folder; Asset events trigger `build_warehouse`; a worker is killed (SIGKILL) in the middle of
+  a dbt task and Airflow retries it on the other; then one run is cleared and rerun.
 """
 
 from __future__ import annotations
@@ -17,16 +20,21 @@ import datetime as dt
 import itertools
 import json
 import os
+import re
 import secrets
+import shutil
 import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from community_dw import paths
+from community_dw.clock import LOCAL_TZ
 from community_dw.orchestration import WAREHOUSE_WRITER_POOL
 from community_dw_tools.runner import interval_run_date
 
@@ -40,14 +48,15 @@ from support.processes import (
     wait_session_gone,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300, method="thread")]
+pytestmark = [pytest.mark.e2e]
 
 PG = ("127.0.0.1", 5432)
 REDIS = ("127.0.0.1", 6379)
 DAY = dt.date(2026, 11, 25)
-SOURCES = ("population_registry", "health_services")
 RUN_ID = "e2e-distributed"
-RUN_SECONDS = 150
+# The generated day the scheduler runs: the three daily file drops (the hourly telecom feed and the
+# appeals API, polled every 15 minutes, stay paused), and the warehouse build they trigger.
+DAILY_SOURCES = ("population_registry", "health_services", "civil_affairs_assistance")
 
 
 def _reachable(address: tuple[str, int]) -> bool:
@@ -58,25 +67,107 @@ def _reachable(address: tuple[str, int]) -> bool:
         return False
 
 
-@pytest.fixture
-def metadata_db():
-    """A fresh Airflow metadata database on this machine's PostgreSQL, dropped afterwards."""
+def _fresh_database(prefix: str) -> Iterator[str]:
+    """A fresh database on this machine's PostgreSQL (its name), dropped afterwards."""
     import psycopg2
 
     # This machine and CI run both services; a missing one is a broken environment, not a reason to skip.
     if not (_reachable(PG) and _reachable(REDIS)):
-        pytest.fail("the distributed test needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379")
-    name = f"cdw_airflow_e2e_{secrets.token_hex(4)}"
+        pytest.fail("the distributed tests need PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379")
+    name = f"{prefix}_{secrets.token_hex(4)}"
     server = psycopg2.connect(host=PG[0], port=PG[1], user="postgres", dbname="postgres")
     server.autocommit = True
     try:
         with server.cursor() as cur:
             cur.execute(f"create database {name}")
-        yield f"postgresql+psycopg2://postgres@{PG[0]}:{PG[1]}/{name}"
+        yield name
         with server.cursor() as cur:
             cur.execute(f"drop database if exists {name} with (force)")
     finally:
         server.close()
+
+
+@pytest.fixture
+def metadata_db():
+    """A fresh Airflow metadata database (its SQLAlchemy URL)."""
+    for name in _fresh_database("cdw_airflow_e2e"):
+        yield f"postgresql+psycopg2://postgres@{PG[0]}:{PG[1]}/{name}"
+
+
+@pytest.fixture
+def warehouse_db():
+    """A fresh, empty PostgreSQL database for the warehouse (its owner's URL)."""
+    for name in _fresh_database("cdw_warehouse_e2e"):
+        yield f"postgresql://postgres@{PG[0]}:{PG[1]}/{name}"
+
+
+def _query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    import psycopg2
+
+    with (
+        contextlib.closing(psycopg2.connect(url.replace("+psycopg2", ""))) as con,
+        con.cursor() as cur,
+    ):
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+@dataclass
+class Deployment:
+    """`make airflow-distributed` as a user starts it, and the admin's API token."""
+
+    api: str
+    token: str
+    metadata_url: str
+    workers: list[str]
+    log: Path
+    components: Path
+
+    def call(self, path: str, method: str = "GET", body: dict | None = None):
+        return get_json(f"{self.api}/api/v2/{path}", self.token, method, body)
+
+    def wait_for_dag(self, dag_id: str) -> None:
+        for _ in range(90):  # until the DAG processor has stored the DAG
+            try:
+                self.call(f"dags/{dag_id}")
+                return
+            except OSError:
+                time.sleep(2)
+        raise AssertionError(f"{dag_id} never appeared:\n{self.logs()}")
+
+    def unpause(self, dag_id: str, paused: bool = False) -> None:
+        self.wait_for_dag(dag_id)
+        self.call(f"dags/{dag_id}", "PATCH", {"is_paused": paused})
+
+    def runs(self, dag_id: str) -> list[dict]:
+        return self.call(f"dags/{dag_id}/dagRuns?order_by=start_date")["dag_runs"]
+
+    def worker_pid(self, worker: str) -> int:
+        """The pid of a worker's `airflow celery worker` process (the make log's "started:" line)."""
+        found = re.search(rf"{re.escape(worker)} \(pid (\d+)\)", self.log.read_text(errors="replace"))
+        assert found, f"no pid for {worker} in:\n{tail(self.log)}"
+        return int(found.group(1))
+
+    def metadata(self, sql: str, params: tuple = ()) -> list[tuple]:
+        return _query(self.metadata_url, sql, params)
+
+    def task_rows(self, where: str, params: tuple = ()) -> list[tuple]:
+        """(dag_id, run_id, task_id, try_number, state, pool, worker, start, end) of each task try."""
+        return self.metadata(
+            "select h.dag_id, h.run_id, h.task_id, h.try_number, h.state, h.pool, m.worker, "
+            "h.start_date, h.end_date from ("
+            "  select dag_id, run_id, task_id, try_number, state, pool, external_executor_id, start_date,"
+            "         end_date, map_index from task_instance"
+            "  union all"
+            "  select dag_id, run_id, task_id, try_number, state, pool, external_executor_id, start_date,"
+            "         end_date, map_index from task_instance_history) h "
+            "left join celery_taskmeta m on m.task_id = h.external_executor_id "
+            f"where {where} order by h.start_date",
+            params,
+        )
+
+    def logs(self, lines: int = 15) -> str:
+        return "\n".join(f"--- {p.name}\n{tail(p, lines)}" for p in sorted(self.components.glob("*.log")))
 
 
 def _environment(tmp_path: Path, metadata_url: str, port: int, workers: list[str]) -> dict[str, str]:
@@ -98,20 +189,7 @@ def _environment(tmp_path: Path, metadata_url: str, port: int, workers: list[str
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": tag,  # this deployment's tasks only, on a shared Redis
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
     }
-
-
-def _wait_for_runs(api: str, token: str) -> dict[str, str]:
-    deadline = time.monotonic() + RUN_SECONDS
-    while True:
-        states = {
-            source: get_json(f"{api}/api/v2/dags/ingest_{source}/dagRuns/{RUN_ID}", token)["state"]
-            for source in SOURCES
-        }
-        if all(state in ("success", "failed") for state in states.values()) or time.monotonic() > deadline:
-            return states
-        time.sleep(3)
 
 
 def _forget_queue(queue: str) -> None:
@@ -123,36 +201,21 @@ def _forget_queue(queue: str) -> None:
     client.close()
 
 
-def _metadata(metadata_url: str, sql: str) -> list[tuple]:
-    import psycopg2
-
-    with (
-        contextlib.closing(psycopg2.connect(metadata_url.replace("+psycopg2", ""))) as con,
-        con.cursor() as cur,
-    ):
-        cur.execute(sql)
-        return cur.fetchall()
-
-
-def test_ingestion_runs_on_two_celery_workers_and_loads(tmp_path, metadata_db):
-    from community_dw_tools.synthetic import generate_city
-
-    generate_city(
-        tmp_path / "data" / "sources", residents=300, days=1, seed=3, defect_rate=0.0, start_date=DAY
-    )
+@contextlib.contextmanager
+def _deployment(tmp_path: Path, metadata_url: str, **settings: str) -> Iterator[Deployment]:
+    """Start `make airflow-distributed`; stop it by Ctrl-C afterwards and check that it went."""
     tag = f"cdw-e2e-{secrets.token_hex(3)}"
     workers = [f"{tag}-a", f"{tag}-b"]
     port = free_port()
     api = f"http://127.0.0.1:{port}"
     log = tmp_path / "make-airflow-distributed.log"
-    started = time.monotonic()
+    env = _environment(tmp_path, metadata_url, port, workers) | settings
     make = start_session(
         ["make", "--no-print-directory", "-o", ".venv/.installed", "airflow-distributed"],
-        _environment(tmp_path, metadata_db, port, workers),
+        env,
         log,
         cwd=paths.PROJECT_ROOT,
     )
-    components = tmp_path / "airflow" / "components"
     try:
         wait_http(f"{api}/api/v2/monitor/health", make, log)
         passwords = json.loads(
@@ -160,40 +223,7 @@ def test_ingestion_runs_on_two_celery_workers_and_loads(tmp_path, metadata_db):
         )
         body = {"username": "admin", "password": passwords["admin"]}
         token = get_json(f"{api}/auth/token", method="POST", body=body)["access_token"]
-        for source in SOURCES:
-            dag = f"{api}/api/v2/dags/ingest_{source}"
-            for _ in range(60):  # until the DAG processor has stored the DAG
-                try:
-                    get_json(dag, token)
-                    break
-                except OSError:
-                    time.sleep(2)
-            get_json(dag, token, "PATCH", {"is_paused": False})
-            logical_date = interval_run_date(DAY).isoformat()
-            get_json(f"{dag}/dagRuns", token, "POST", {"dag_run_id": RUN_ID, "logical_date": logical_date})
-        up = time.monotonic() - started
-        states = _wait_for_runs(api, token)
-        ran = time.monotonic() - started - up
-        logs = "\n".join(f"--- {p.name}\n{tail(p, 15)}" for p in sorted(components.glob("*.log")))
-        assert states == dict.fromkeys(SOURCES, "success"), f"{states}\n{logs}"
-        print(f"deployment up in {up:.0f} s; both runs done {ran:.0f} s later")
-
-        rows = _metadata(
-            metadata_db,
-            "select t.dag_id, t.task_id, t.state, t.pool, m.worker, t.start_date, t.end_date "
-            "from task_instance t left join celery_taskmeta m on m.task_id = t.external_executor_id "
-            f"where t.run_id = '{RUN_ID}' order by t.start_date",
-        )
-        assert {state for _, _, state, *_ in rows} == {"success"} and len(rows) == 5 * len(SOURCES)
-        ran_on = {worker.split("@")[0] for *_, worker, _, _ in rows if worker}
-        assert ran_on == set(workers), f"tasks ran on {ran_on}, not on both workers: {rows}"
-        writers = sorted(
-            (start, end) for _, _, _, pool, _, start, end in rows if pool == WAREHOUSE_WRITER_POOL
-        )
-        assert len(writers) == 2 * len(SOURCES)  # validate_batch and load_batch of each run
-        assert all(end <= later for (_, end), (later, _) in itertools.pairwise(writers)), (
-            f"warehouse writers overlapped on DuckDB: {writers}"
-        )
+        yield Deployment(api, token, metadata_url, workers, log, tmp_path / "airflow" / "components")
     finally:
         os.killpg(make.pid, signal.SIGINT)  # Ctrl-C
         interrupted = time.monotonic()
@@ -204,6 +234,55 @@ def test_ingestion_runs_on_two_celery_workers_and_loads(tmp_path, metadata_db):
         _forget_queue(tag)
     assert stopped, f"the deployment outlived Ctrl-C by 15 s:\n{tail(log)}"
 
+
+def _wait(what: str, done, seconds: float, deployment: Deployment, every: float = 3):
+    """Poll `done()` until it returns something truthy; fail with the components' logs after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = done()
+        if found:
+            return found
+        time.sleep(every)
+    raise AssertionError(f"{what} not within {seconds:.0f} s:\n{deployment.logs()}")
+
+
+@pytest.mark.timeout(300, method="thread")
+def test_ingestion_runs_on_two_celery_workers_and_loads(tmp_path, metadata_db):
+    from community_dw_tools.synthetic import generate_city
+
+    sources = ("population_registry", "health_services")
+    generate_city(
+        tmp_path / "data" / "sources", residents=300, days=1, seed=3, defect_rate=0.0, start_date=DAY
+    )
+    started = time.monotonic()
+    # Only the runs the test triggers run: no scheduled runs for today's intervals beside them.
+    with _deployment(tmp_path, metadata_db, AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False") as deployment:
+        for source in sources:
+            deployment.unpause(f"ingest_{source}")
+            logical_date = interval_run_date(DAY).isoformat()
+            deployment.call(
+                f"dags/ingest_{source}/dagRuns", "POST", {"dag_run_id": RUN_ID, "logical_date": logical_date}
+            )
+        up = time.monotonic() - started
+
+        def finished() -> dict[str, str] | None:
+            states = {s: deployment.call(f"dags/ingest_{s}/dagRuns/{RUN_ID}")["state"] for s in sources}
+            return states if all(state in ("success", "failed") for state in states.values()) else None
+
+        states = _wait("both runs done", finished, 150, deployment)
+        assert states == dict.fromkeys(sources, "success"), f"{states}\n{deployment.logs()}"
+        print(f"deployment up in {up:.0f} s; both runs done {time.monotonic() - started - up:.0f} s later")
+
+        rows = deployment.task_rows("h.run_id = %s", (RUN_ID,))
+        assert {row[4] for row in rows} == {"success"} and len(rows) == 5 * len(sources)
+        ran_on = {worker.split("@")[0] for *_, worker, _, _ in rows if worker}
+        assert ran_on == set(deployment.workers), f"tasks ran on {ran_on}, not on both workers: {rows}"
+        writers = sorted((start, end) for *_, pool, _, start, end in rows if pool == WAREHOUSE_WRITER_POOL)
+        assert len(writers) == 2 * len(sources)  # validate_batch and load_batch of each run
+        assert all(end <= later for (_, end), (later, _) in itertools.pairwise(writers)), (
+            f"warehouse writers overlapped on DuckDB: {writers}"
+        )
+
     import duckdb
 
     with duckdb.connect(str(tmp_path / "data" / "warehouse" / "community.duckdb"), read_only=True) as con:
@@ -212,8 +291,196 @@ def test_ingestion_runs_on_two_celery_workers_and_loads(tmp_path, metadata_db):
             "where run_id = ? order by source",
             [RUN_ID],
         ).fetchall()
-    assert [(source, status) for source, status, *_ in ledger] == [(s, "loaded") for s in sorted(SOURCES)]
+    assert [(source, status) for source, status, *_ in ledger] == [(s, "loaded") for s in sorted(sources)]
     assert all(received == counted > 0 for *_, received, counted in ledger), ledger
     staged = [p for p in (tmp_path / "shared-staging").rglob("*") if p.is_file()]
     assert staged == [], f"the staging store kept {staged}"
     assert not (tmp_path / "data" / "work").exists(), "a task staged to the local work folder"
+
+
+def _deliver(outbox: Path, drop: Path, source: str) -> None:
+    """Move a generated extract into the drop folder as a producer does: its data, then its manifest."""
+    target = drop / "file_drop" / source
+    target.mkdir(parents=True, exist_ok=True)
+    files = sorted((outbox / "file_drop" / source).iterdir(), key=lambda p: p.name.endswith(".ok"))
+    for file in files:
+        shutil.move(file, target / file.name)
+
+
+def _kill_tree(pid: int) -> list[int]:
+    """SIGKILL a process and everything under it, task processes in groups of their own included: the
+    worker's machine going away mid-task."""
+    import psutil
+
+    root = psutil.Process(pid)
+    tree = [root, *root.children(recursive=True)]
+    for process in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(tree, timeout=10)
+    return [process.pid for process in tree]
+
+
+def _running_dbt_task_on(deployment: Deployment, worker_pid: int) -> tuple | None:
+    """A build_warehouse dbt task running under the given worker process, if one is."""
+    import psutil
+
+    tree = {p.pid for p in psutil.Process(worker_pid).children(recursive=True)}
+    for ti_id, task_id, run_id, try_number, pid in deployment.metadata(
+        "select id, task_id, run_id, try_number, pid from task_instance "
+        "where dag_id = 'build_warehouse' and state = 'running' and operator ilike '%%dbt%%'"
+    ):
+        if pid in tree:
+            return ti_id, task_id, run_id, try_number
+    return None
+
+
+@pytest.mark.timeout(900, method="thread")
+def test_the_scheduler_runs_a_generated_day_into_postgresql(tmp_path, metadata_db, warehouse_db):
+    from community_dw_tools.devserver.receivers import local_receivers
+    from community_dw_tools.synthetic import generate_city
+
+    drop = tmp_path / "data" / "sources"
+    settings = {
+        "CDW_WAREHOUSE_URL": warehouse_db,  # its owner: declared and granted by the deployment
+        "CDW_DELIVERY_POKE_SECONDS": "5",
+        "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "5",
+        # A worker that stops heartbeating has its task failed (and retried) after 20 s, not 5 minutes
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+    }
+    started = time.monotonic()
+    with local_receivers():  # the notifications' SMTP server and webhook receiver, on localhost
+        settings |= {name: value for name, value in os.environ.items() if name.startswith("AIRFLOW_CONN_")}
+        with _deployment(tmp_path, metadata_db, **settings) as deployment:
+            for dag_id in ("build_warehouse", *(f"ingest_{source}" for source in DAILY_SOURCES)):
+                deployment.unpause(dag_id)
+            up = time.monotonic() - started
+
+            # The scheduler creates each source's latest interval (catchup is off); nothing is delivered
+            # yet, so every sensor pokes and is rescheduled.
+            def waiting_runs() -> dict[str, dict] | None:
+                runs = {s: deployment.runs(f"ingest_{s}") for s in DAILY_SOURCES}
+                if not all(len(found) == 1 for found in runs.values()):
+                    return None
+                sensors = {
+                    s: deployment.call(
+                        f"dags/ingest_{s}/dagRuns/{found[0]['dag_run_id']}/taskInstances/wait_for_delivery"
+                    )
+                    for s, found in runs.items()
+                }
+                if all(sensor["state"] == "up_for_reschedule" for sensor in sensors.values()):
+                    return {s: found[0] for s, found in runs.items()}
+                return None
+
+            runs = _wait("a waiting scheduled run of each source", waiting_runs, 180, deployment)
+            assert {run["run_type"] for run in runs.values()} == {"scheduled"}
+            days = {
+                dt.datetime.fromisoformat(run["data_interval_start"]).astimezone(LOCAL_TZ).date()
+                for run in runs.values()
+            }
+            assert len(days) == 1, runs
+            day = days.pop()
+            generate_city(tmp_path / "outbox", residents=300, days=1, seed=5, defect_rate=0.0, start_date=day)
+            delivered = time.monotonic()
+            for source in DAILY_SOURCES:
+                _deliver(tmp_path / "outbox", drop, source)
+
+            # A worker dies in the middle of a dbt task of the build the loads triggered.
+            victim_pid = deployment.worker_pid(deployment.workers[0])
+            killed = _wait(
+                f"a dbt task running on {deployment.workers[0]}",
+                lambda: _running_dbt_task_on(deployment, victim_pid),
+                300,
+                deployment,
+                every=0.5,
+            )
+            killed_pids = _kill_tree(victim_pid)
+            print(f"killed {deployment.workers[0]} (pids {killed_pids}) while it ran {killed[1:]}")
+
+            def day_done() -> bool:
+                ingest = [deployment.runs(f"ingest_{s}") for s in DAILY_SOURCES]
+                builds = deployment.runs("build_warehouse")
+                states = [run["state"] for found in ingest for run in found]
+                states += [run["state"] for run in builds]
+                return bool(builds) and all(state in ("success", "failed") for state in states)
+
+            _wait("the day's runs done", day_done, 600, deployment, every=5)
+            day_seconds = time.monotonic() - delivered
+            for source in DAILY_SOURCES:
+                found = deployment.runs(f"ingest_{source}")
+                assert [(r["dag_run_id"], r["state"]) for r in found] == [
+                    (runs[source]["dag_run_id"], "success")
+                ], f"{source}: {found}\n{deployment.logs()}"
+            builds = deployment.runs("build_warehouse")
+            assert {run["run_type"] for run in builds} == {"asset_triggered"}, builds
+            assert {run["state"] for run in builds} == {"success"}, f"{builds}\n{deployment.logs()}"
+            print(
+                f"deployment up in {up:.0f} s; the day (3 loads, {len(builds)} builds) done "
+                f"{day_seconds:.0f} s after its delivery"
+            )
+
+            # Each sensor waited (was rescheduled) before the delivery arrived.
+            for source in DAILY_SOURCES:
+                waits = deployment.metadata(
+                    "select count(*) from task_reschedule r join task_instance t on t.id = r.ti_id "
+                    "where t.dag_id = %s and t.task_id = 'wait_for_delivery'",
+                    (f"ingest_{source}",),
+                )
+                assert waits[0][0] >= 1, source
+
+            # Tasks ran on both workers; the killed task failed with its worker and its retry succeeded
+            # on the other one.
+            tries = deployment.task_rows("h.dag_id like 'ingest_%%' or h.dag_id = 'build_warehouse'")
+            ran_on = {worker.split("@")[0] for *_, worker, _, _ in tries if worker}
+            assert ran_on == set(deployment.workers), ran_on
+            _, task_id, run_id, try_number = killed
+            retried = [row for row in tries if row[1] == run_id and row[2] == task_id]
+            assert [row[3] for row in retried][-1] > try_number, retried
+            assert retried[-1][4] == "success" and retried[-1][6].split("@")[0] == deployment.workers[1]
+
+            counts = _warehouse_counts(warehouse_db)
+            # One run cleared and rerun by hand: the same rows, no duplicates.
+            deployment.unpause("build_warehouse", paused=True)
+            rerun = runs["population_registry"]["dag_run_id"]
+            deployment.call(
+                f"dags/ingest_population_registry/dagRuns/{rerun}/clear", "POST", {"dry_run": False}
+            )
+            _wait(
+                "the cleared run rerun",
+                lambda: (
+                    deployment.call(f"dags/ingest_population_registry/dagRuns/{rerun}")["state"]
+                    in ("success", "failed")
+                ),
+                240,
+                deployment,
+            )
+            assert deployment.call(f"dags/ingest_population_registry/dagRuns/{rerun}")["state"] == "success"
+            assert _warehouse_counts(warehouse_db) == counts
+
+    _assert_a_consistent_warehouse(warehouse_db, counts)
+
+
+def _warehouse_counts(url: str) -> dict[str, int]:
+    relations = [f"raw.{source}" for source in DAILY_SOURCES]
+    relations += ["marts.community_population_profile", "care.overdue_visits", "vault.identities"]
+    return {relation: _query(url, f"select count(*) from {relation}")[0][0] for relation in relations}
+
+
+def _assert_a_consistent_warehouse(url: str, counts: dict[str, int]) -> None:
+    """The ledger balances per batch, every raw row belongs to a loaded batch once, marts are built."""
+    ledger = _query(
+        url,
+        "select source, status, received_rows, loaded_rows, quarantined_rows from audit.batch_ledger "
+        "where status = 'loaded' order by source",
+    )
+    assert sorted(source for source, *_ in ledger) == sorted(DAILY_SOURCES), ledger
+    for source, _, received, loaded, quarantined in ledger:
+        assert received == loaded + quarantined > 0, (source, received, loaded, quarantined)
+        assert counts[f"raw.{source}"] == loaded, (source, counts, loaded)
+    for source in DAILY_SOURCES:
+        key = _query(url, f"select count(*) - count(distinct (t.*)) from raw.{source} t")[0][0]
+        assert key == 0, f"raw.{source} holds duplicate rows"
+    assert counts["marts.community_population_profile"] > 0
+    releases = _query(url, "select verdict from audit.release_audits where kind = 'release'")
+    assert releases and {verdict for (verdict,) in releases} == {"published"}, releases
