@@ -9,6 +9,7 @@ connection or an environment variable, never in the repository or the warehouse.
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import hashlib
 import hmac
@@ -19,8 +20,11 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from cryptography.hazmat.primitives import hashes as crypto_hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
 
 from community_dw import paths
 
@@ -149,35 +153,42 @@ class Pseudonymizer:
         normalized = pc.utf8_upper(pc.utf8_trim_whitespace(values.cast(pa.string())))
         encoded = pc.dictionary_encode(normalized)
         distinct = encoded.dictionary.cast(pa.binary()).to_pylist()
-        hashed = pa.array(hmac_sha256_hex(self.domain_key(domain), distinct), pa.string())
+        hashed = hmac_sha256_hex(self.domain_key(domain), distinct)
         return pc.take(hashed, encoded.indices)
 
 
-def hmac_sha256_hex(key: bytes, messages: list[bytes]) -> list[str]:
-    """HMAC-SHA256 of each message under one key, in hex: exactly `hmac.new(key, m, sha256).hexdigest()`.
+def hmac_sha256_hex(key: bytes, messages: list[bytes]) -> pa.StringArray:
+    """HMAC-SHA256 of each message under one key, in lowercase hex: exactly `hmac.new(key, m, sha256).hexdigest()`.
 
-    RFC 2104's sha256((K ^ opad) || sha256((K ^ ipad) || m)) with the two pad blocks absorbed once:
-    each message then costs two copies of a hashlib (OpenSSL) state and one block each. Measured on
-    1,000,000 distinct 24-character values on this 2-core machine: 0.70 CPU-µs a value, against 1.8 for
-    `hmac.digest()` (which derives the pads again on every call), 1.2 for copies of an `hmac.new` object
-    and 2.0 for the same construction in DuckDB SQL (sha256 of hex strings, unhexed), the path used before.
+    Through the `cryptography` package (OpenSSL): the key is set once and each message costs a copy of
+    that keyed state, one update and one finalize; the 32-byte digests are joined and hex-encoded in one
+    call into the data buffer of an Arrow string array, so no Python string is made per value. Measured
+    on 400,000 distinct 64-byte values on this 2-core machine (2026-12-03, process CPU time): 0.59 µs a
+    value, against 0.73 for the previous loop over copies of hashlib states with the pads absorbed once,
+    and 1.4 for `hmac.digest()` (which derives the pads again on every call). The rest of an HMAC's cost
+    here is the Python loop itself: one `hashlib.sha256(m).digest()` per value already takes 0.35 µs, so
+    no per-value loop in Python reaches OpenSSL's own rate (`openssl speed -hmac sha256`, about 0.22 µs).
     """
-    block = key if len(key) <= _SHA256_BLOCK else hashlib.sha256(key).digest()
-    block = block.ljust(_SHA256_BLOCK, b"\0")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block)).copy
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block)).copy
+    if len(messages) > _MAX_PER_ARRAY:  # the string array's 32-bit offsets
+        parts = range(0, len(messages), _MAX_PER_ARRAY)
+        return pa.concat_arrays([hmac_sha256_hex(key, messages[i : i + _MAX_PER_ARRAY]) for i in parts])
+    base = crypto_hmac.HMAC(key, crypto_hashes.SHA256())
+    copy = base.copy
+    digests = []
+    append = digests.append
+    for message in messages:
+        keyed = copy()
+        keyed.update(message)
+        append(keyed.finalize())
+    count = len(digests)
+    offsets = np.arange(0, _HEX_DIGEST * (count + 1), _HEX_DIGEST, dtype=np.int32)
+    return pa.StringArray.from_buffers(
+        count, pa.py_buffer(offsets), pa.py_buffer(binascii.hexlify(b"".join(digests)))
+    )
 
-    def one(message: bytes) -> str:
-        inner_hash = inner()
-        inner_hash.update(message)
-        outer_hash = outer()
-        outer_hash.update(inner_hash.digest())
-        return outer_hash.hexdigest()
 
-    return [one(message) for message in messages]
-
-
-_SHA256_BLOCK = 64
+_HEX_DIGEST = 64  # characters of one SHA-256 digest in hex
+_MAX_PER_ARRAY = (2**31 - 1) // _HEX_DIGEST
 
 
 def fingerprint(key: bytes) -> str:
