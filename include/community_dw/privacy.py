@@ -41,24 +41,27 @@ def redact_columns(table: pa.Table, contract: Contract) -> pa.Table:
 
 
 def pseudonymize_columns(table: pa.Table, contract: Contract, pseudonymizer: Pseudonymizer) -> ProtectedTable:
-    """Replace every direct identifier with its pseudonym; return the table and the vault pairs."""
+    """Replace every direct identifier with its pseudonym; return the table and the vault pairs.
+
+    A column kept in the vault is pseudonymized through its distinct delivered values, so the vault gets
+    each (pseudonym, original) pair once: the same pairs the loader's `select distinct` kept before, in
+    a smaller staged file and a smaller insert (the 1,000,000-row register: 4.9 million pairs before).
+    """
     vault_parts = []
     for col in contract.direct_columns:
         if col.pseudonym_domain is None:
             continue
-        original = table.column(col.name).combine_chunks()
-        pseudonyms = pseudonymizer.pseudonymize(col.pseudonym_domain, original)
-        table = table.set_column(table.column_names.index(col.name), col.name, pseudonyms)
+        original = table.column(col.name).combine_chunks().cast(pa.string())
         if col.vault:
-            pairs = pa.table(
-                [
-                    pa.array([col.pseudonym_domain] * len(original), pa.string()),
-                    pseudonyms,
-                    original.cast(pa.string()),
-                ],
-                schema=VAULT_SCHEMA,
-            )
-            vault_parts.append(pairs.filter(pc.is_valid(pseudonyms)))
+            encoded = pc.dictionary_encode(original)  # nulls stay null indices, out of the dictionary
+            distinct = encoded.dictionary
+            distinct_pseudonyms = pseudonymizer.pseudonymize(col.pseudonym_domain, distinct)
+            pseudonyms = pc.take(distinct_pseudonyms, encoded.indices)
+            domain = pa.repeat(pa.scalar(col.pseudonym_domain, pa.string()), len(distinct))
+            vault_parts.append(pa.table([domain, distinct_pseudonyms, distinct], schema=VAULT_SCHEMA))
+        else:
+            pseudonyms = pseudonymizer.pseudonymize(col.pseudonym_domain, original)
+        table = table.set_column(table.column_names.index(col.name), col.name, pseudonyms)
     vault = pa.concat_tables(vault_parts) if vault_parts else VAULT_SCHEMA.empty_table()
     return ProtectedTable(table, vault)
 
