@@ -81,8 +81,17 @@ airflow-distributed: $(INSTALLED) manifest
 	CDW_ALLOW_LOCAL_KEY=1 $(BIN)/cdw airflow-distributed
 
 # Not part of the tests: prints figures and the ratio to a plain-read floor measured in the same run.
-bench: $(INSTALLED)
-	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+# dlt, the comparison loader, lives in its own virtualenv from requirements-bench.txt (bench only).
+BENCH_VENV := .venv-bench
+BENCH_INSTALLED := $(BENCH_VENV)/.installed
+
+$(BENCH_INSTALLED): requirements-bench.txt $(INSTALLED)
+	test -x $(BENCH_VENV)/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $(BENCH_VENV)
+	$(BIN)/uv pip install --quiet --python $(BENCH_VENV)/bin/python -r requirements-bench.txt
+	touch $(BENCH_INSTALLED)
+
+bench: $(INSTALLED) $(BENCH_INSTALLED)
+	CDW_BENCH_PYTHON=$(CURDIR)/$(BENCH_VENV)/bin/python $(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 bench-ingest: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_ingest.py

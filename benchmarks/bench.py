@@ -5,8 +5,10 @@
 
 Parts, in order (skip any with --skip NAME; the warehouse needs the ingest part's loaded day):
 - ingest:       each source's pipeline (land -> protect -> GX gate -> load) against the floor of plain
-                pyarrow/DuckDB reads and writes of the same files (bench_ingest.py), each in its own child
-                process so that peak memory belongs to it; target <= 3x in total, peak < 4 GiB;
+                pyarrow/DuckDB reads and writes of the same files and against dlt loading them into DuckDB
+                with no checks (bench_ingest.py, bench_dlt.py in the bench-only .venv-bench), each in its
+                own child process so that peak memory belongs to it; target <= 3x the floor in total,
+                peak < 4 GiB; the pipeline's one-time imports (GX, Airflow SDK) are shown on their own;
 - pseudonymize: Pseudonymizer.pseudonymize on the day's telecom device hashes, in values per CPU-second
                 (one core's worth), against OpenSSL's own HMAC-SHA256 loop (`openssl speed`, one core, on
                 messages of the values' mean length) and Python's `hmac.digest` on the same values;
@@ -108,7 +110,11 @@ def pseudonymize_part(root: Path) -> dict:
     openssl = _openssl_hmac_per_second(mean_bytes)
     ours_rate = len(values) / ours_cpu
     stdlib_rate = len(messages) / stdlib_cpu
-    print(f"\npseudonymization of {len(values):,} telecom device hashes ({mean_bytes} bytes on average)")
+    distinct = len(set(messages))
+    print(
+        f"\npseudonymization of {len(values):,} telecom device hashes ({mean_bytes} bytes on average, "
+        f"{distinct:,} distinct: each is hashed once)"
+    )
     print(f"  community_dw Pseudonymizer  {ours_rate:>12,.0f} values per CPU-second ({ours_wall:.2f} s wall)")
     print(
         f"  Python hmac.digest loop     {stdlib_rate:>12,.0f} values per CPU-second "
@@ -121,7 +127,13 @@ def pseudonymize_part(root: Path) -> dict:
         )
     else:
         print("  OpenSSL speed: no openssl command on this machine")
-    return {"values": len(values), "ours": ours_rate, "hmac_digest": stdlib_rate, "openssl": openssl}
+    return {
+        "values": len(values),
+        "distinct": distinct,
+        "ours": ours_rate,
+        "hmac_digest": stdlib_rate,
+        "openssl": openssl,
+    }
 
 
 # --- warehouse build ---------------------------------------------------------------------------------
