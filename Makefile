@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint unit browser compose-cli pgaudit airflow airflow-distributed lock manifest clean help bench bench-ingest
+.PHONY: demo test lint unit browser compose-cli pgaudit airflow airflow-distributed lock manifest clean help bench bench-ingest bench-30d
 
 help:
 	@echo "make demo     generate the demo city and run every DAG end to end on DuckDB"
@@ -95,6 +95,10 @@ bench: $(INSTALLED) $(BENCH_INSTALLED)
 
 bench-ingest: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_ingest.py
+
+# Not part of the tests either: does a day's ingestion or build grow with the history before it?
+bench-30d: $(INSTALLED) manifest
+	$(BIN)/python benchmarks/bench_30d.py $(BENCH_30D_ARGS)
 
 lock:
 	$(BIN)/uv pip compile requirements.in -o requirements.txt --python-version 3.11
