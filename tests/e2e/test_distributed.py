@@ -18,11 +18,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
-import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import sys
@@ -36,11 +34,11 @@ import pytest
 from community_dw import paths
 from community_dw.clock import LOCAL_TZ
 from community_dw.orchestration import WAREHOUSE_WRITER_POOL
+from community_dw_tools.airflow_api import AirflowApi, deliver, wait_until
 from community_dw_tools.runner import interval_run_date
 
 from support.processes import (
     free_port,
-    get_json,
     kill_session,
     start_session,
     tail,
@@ -57,6 +55,7 @@ RUN_ID = "e2e-distributed"
 # The generated day the scheduler runs: the three daily file drops (the hourly telecom feed and the
 # appeals API, polled every 15 minutes, stay paused), and the warehouse build they trigger.
 DAILY_SOURCES = ("population_registry", "health_services", "civil_affairs_assistance")
+INGEST_DAGS = [f"ingest_{source}" for source in DAILY_SOURCES]
 
 
 def _reachable(address: tuple[str, int]) -> bool:
@@ -114,33 +113,13 @@ def _query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
 
 @dataclass
 class Deployment:
-    """`make airflow-distributed` as a user starts it, and the admin's API token."""
+    """`make airflow-distributed` as a user starts it, driven through its REST API as the admin."""
 
-    api: str
-    token: str
+    api: AirflowApi
     metadata_url: str
     workers: list[str]
     log: Path
     components: Path
-
-    def call(self, path: str, method: str = "GET", body: dict | None = None):
-        return get_json(f"{self.api}/api/v2/{path}", self.token, method, body)
-
-    def wait_for_dag(self, dag_id: str) -> None:
-        for _ in range(90):  # until the DAG processor has stored the DAG
-            try:
-                self.call(f"dags/{dag_id}")
-                return
-            except OSError:
-                time.sleep(2)
-        raise AssertionError(f"{dag_id} never appeared:\n{self.logs()}")
-
-    def unpause(self, dag_id: str, paused: bool = False) -> None:
-        self.wait_for_dag(dag_id)
-        self.call(f"dags/{dag_id}", "PATCH", {"is_paused": paused})
-
-    def runs(self, dag_id: str) -> list[dict]:
-        return self.call(f"dags/{dag_id}/dagRuns?order_by=start_date")["dag_runs"]
 
     def worker_pid(self, worker: str) -> int:
         """The pid of a worker's `airflow celery worker` process (the make log's "started:" line)."""
@@ -168,6 +147,10 @@ class Deployment:
 
     def logs(self, lines: int = 15) -> str:
         return "\n".join(f"--- {p.name}\n{tail(p, lines)}" for p in sorted(self.components.glob("*.log")))
+
+    def wait(self, what: str, done, seconds: float, every: float = 3):
+        """wait_until, failing the test with the components' logs' tails."""
+        return wait_until(what, done, seconds, every, describe=self.logs)
 
 
 def _environment(tmp_path: Path, metadata_url: str, port: int, workers: list[str]) -> dict[str, str]:
@@ -218,12 +201,8 @@ def _deployment(tmp_path: Path, metadata_url: str, **settings: str) -> Iterator[
     )
     try:
         wait_http(f"{api}/api/v2/monitor/health", make, log)
-        passwords = json.loads(
-            (tmp_path / "airflow" / "simple_auth_manager_passwords.json.generated").read_text()
-        )
-        body = {"username": "admin", "password": passwords["admin"]}
-        token = get_json(f"{api}/auth/token", method="POST", body=body)["access_token"]
-        yield Deployment(api, token, metadata_url, workers, log, tmp_path / "airflow" / "components")
+        client = AirflowApi.sign_in(api, tmp_path / "airflow")
+        yield Deployment(client, metadata_url, workers, log, tmp_path / "airflow" / "components")
     finally:
         os.killpg(make.pid, signal.SIGINT)  # Ctrl-C
         interrupted = time.monotonic()
@@ -233,17 +212,6 @@ def _deployment(tmp_path: Path, metadata_url: str, **settings: str) -> Iterator[
         make.wait(timeout=10)
         _forget_queue(tag)
     assert stopped, f"the deployment outlived Ctrl-C by 15 s:\n{tail(log)}"
-
-
-def _wait(what: str, done, seconds: float, deployment: Deployment, every: float = 3):
-    """Poll `done()` until it returns something truthy; fail with the components' logs after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = done()
-        if found:
-            return found
-        time.sleep(every)
-    raise AssertionError(f"{what} not within {seconds:.0f} s:\n{deployment.logs()}")
 
 
 @pytest.mark.timeout(300, method="thread")
@@ -258,18 +226,18 @@ def test_ingestion_runs_on_two_celery_workers_and_loads(tmp_path, metadata_db):
     # Only the runs the test triggers run: no scheduled runs for today's intervals beside them.
     with _deployment(tmp_path, metadata_db, AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False") as deployment:
         for source in sources:
-            deployment.unpause(f"ingest_{source}")
+            deployment.api.set_paused(f"ingest_{source}", False)
             logical_date = interval_run_date(DAY).isoformat()
-            deployment.call(
+            deployment.api.call(
                 f"dags/ingest_{source}/dagRuns", "POST", {"dag_run_id": RUN_ID, "logical_date": logical_date}
             )
         up = time.monotonic() - started
 
         def finished() -> dict[str, str] | None:
-            states = {s: deployment.call(f"dags/ingest_{s}/dagRuns/{RUN_ID}")["state"] for s in sources}
+            states = {s: deployment.api.run_state(f"ingest_{s}", RUN_ID) for s in sources}
             return states if all(state in ("success", "failed") for state in states.values()) else None
 
-        states = _wait("both runs done", finished, 150, deployment)
+        states = deployment.wait("both runs done", finished, 150)
         assert states == dict.fromkeys(sources, "success"), f"{states}\n{deployment.logs()}"
         print(f"deployment up in {up:.0f} s; both runs done {time.monotonic() - started - up:.0f} s later")
 
@@ -296,15 +264,6 @@ def test_ingestion_runs_on_two_celery_workers_and_loads(tmp_path, metadata_db):
     staged = [p for p in (tmp_path / "shared-staging").rglob("*") if p.is_file()]
     assert staged == [], f"the staging store kept {staged}"
     assert not (tmp_path / "data" / "work").exists(), "a task staged to the local work folder"
-
-
-def _deliver(outbox: Path, drop: Path, source: str) -> None:
-    """Move a generated extract into the drop folder as a producer does: its data, then its manifest."""
-    target = drop / "file_drop" / source
-    target.mkdir(parents=True, exist_ok=True)
-    files = sorted((outbox / "file_drop" / source).iterdir(), key=lambda p: p.name.endswith(".ok"))
-    for file in files:
-        shutil.move(file, target / file.name)
 
 
 def _kill_tree(pid: int) -> list[int]:
@@ -353,27 +312,25 @@ def test_the_scheduler_runs_a_generated_day_into_postgresql(tmp_path, metadata_d
     with local_receivers():  # the notifications' SMTP server and webhook receiver, on localhost
         settings |= {name: value for name, value in os.environ.items() if name.startswith("AIRFLOW_CONN_")}
         with _deployment(tmp_path, metadata_db, **settings) as deployment:
-            for dag_id in ("build_warehouse", *(f"ingest_{source}" for source in DAILY_SOURCES)):
-                deployment.unpause(dag_id)
+            for dag_id in ("build_warehouse", *INGEST_DAGS):
+                deployment.api.set_paused(dag_id, False)
             up = time.monotonic() - started
 
             # The scheduler creates each source's latest interval (catchup is off); nothing is delivered
             # yet, so every sensor pokes and is rescheduled.
             def waiting_runs() -> dict[str, dict] | None:
-                runs = {s: deployment.runs(f"ingest_{s}") for s in DAILY_SOURCES}
+                runs = {s: deployment.api.runs(f"ingest_{s}") for s in DAILY_SOURCES}
                 if not all(len(found) == 1 for found in runs.values()):
                     return None
-                sensors = {
-                    s: deployment.call(
-                        f"dags/ingest_{s}/dagRuns/{found[0]['dag_run_id']}/taskInstances/wait_for_delivery"
-                    )
+                sensors = [
+                    deployment.api.task_state(f"ingest_{s}", found[0]["dag_run_id"], "wait_for_delivery")
                     for s, found in runs.items()
-                }
-                if all(sensor["state"] == "up_for_reschedule" for sensor in sensors.values()):
+                ]
+                if all(state == "up_for_reschedule" for state in sensors):
                     return {s: found[0] for s, found in runs.items()}
                 return None
 
-            runs = _wait("a waiting scheduled run of each source", waiting_runs, 180, deployment)
+            runs = deployment.wait("a waiting scheduled run of each source", waiting_runs, 180)
             assert {run["run_type"] for run in runs.values()} == {"scheduled"}
             days = {
                 dt.datetime.fromisoformat(run["data_interval_start"]).astimezone(LOCAL_TZ).date()
@@ -384,35 +341,32 @@ def test_the_scheduler_runs_a_generated_day_into_postgresql(tmp_path, metadata_d
             generate_city(tmp_path / "outbox", residents=300, days=1, seed=5, defect_rate=0.0, start_date=day)
             delivered = time.monotonic()
             for source in DAILY_SOURCES:
-                _deliver(tmp_path / "outbox", drop, source)
+                deliver(tmp_path / "outbox", drop, source)
 
             # A worker dies in the middle of a dbt task of the build the loads triggered.
             victim_pid = deployment.worker_pid(deployment.workers[0])
-            killed = _wait(
+            killed = deployment.wait(
                 f"a dbt task running on {deployment.workers[0]}",
                 lambda: _running_dbt_task_on(deployment, victim_pid),
                 300,
-                deployment,
                 every=0.5,
             )
             killed_pids = _kill_tree(victim_pid)
             print(f"killed {deployment.workers[0]} (pids {killed_pids}) while it ran {killed[1:]}")
 
-            def day_done() -> bool:
-                ingest = [deployment.runs(f"ingest_{s}") for s in DAILY_SOURCES]
-                builds = deployment.runs("build_warehouse")
-                states = [run["state"] for found in ingest for run in found]
-                states += [run["state"] for run in builds]
-                return bool(builds) and all(state in ("success", "failed") for state in states)
-
-            _wait("the day's runs done", day_done, 600, deployment, every=5)
+            deployment.wait(
+                "the day's runs done",
+                lambda: deployment.api.all_done([*INGEST_DAGS, "build_warehouse"]),
+                600,
+                every=5,
+            )
             day_seconds = time.monotonic() - delivered
             for source in DAILY_SOURCES:
-                found = deployment.runs(f"ingest_{source}")
+                found = deployment.api.runs(f"ingest_{source}")
                 assert [(r["dag_run_id"], r["state"]) for r in found] == [
                     (runs[source]["dag_run_id"], "success")
                 ], f"{source}: {found}\n{deployment.logs()}"
-            builds = deployment.runs("build_warehouse")
+            builds = deployment.api.runs("build_warehouse")
             assert {run["run_type"] for run in builds} == {"asset_triggered"}, builds
             assert {run["state"] for run in builds} == {"success"}, f"{builds}\n{deployment.logs()}"
             print(
@@ -441,21 +395,16 @@ def test_the_scheduler_runs_a_generated_day_into_postgresql(tmp_path, metadata_d
 
             counts = _warehouse_counts(warehouse_db)
             # One run cleared and rerun by hand: the same rows, no duplicates.
-            deployment.unpause("build_warehouse", paused=True)
+            deployment.api.set_paused("build_warehouse", True)
             rerun = runs["population_registry"]["dag_run_id"]
-            deployment.call(
-                f"dags/ingest_population_registry/dagRuns/{rerun}/clear", "POST", {"dry_run": False}
-            )
-            _wait(
+            dag = "ingest_population_registry"
+            deployment.api.call(f"dags/{dag}/dagRuns/{rerun}/clear", "POST", {"dry_run": False})
+            deployment.wait(
                 "the cleared run rerun",
-                lambda: (
-                    deployment.call(f"dags/ingest_population_registry/dagRuns/{rerun}")["state"]
-                    in ("success", "failed")
-                ),
+                lambda: deployment.api.run_state(dag, rerun) in ("success", "failed"),
                 240,
-                deployment,
             )
-            assert deployment.call(f"dags/ingest_population_registry/dagRuns/{rerun}")["state"] == "success"
+            assert deployment.api.run_state(dag, rerun) == "success"
             assert _warehouse_counts(warehouse_db) == counts
 
     _assert_a_consistent_warehouse(warehouse_db, counts)

@@ -20,6 +20,7 @@ import pytest
 
 from community_dw import paths
 from community_dw.contracts import load_contracts
+from community_dw_tools.airflow_api import AirflowApi
 
 from support import processes
 from support.cdp import Browser
@@ -45,19 +46,12 @@ def _user_environment(tmp_path: Path, port: int) -> dict[str, str]:
     }
 
 
-def _admin_token(api: str, airflow_home: Path) -> str:
-    """Sign in as the local admin `make airflow` created, with the password it printed (kept in the home)."""
-    passwords = json.loads((airflow_home / "simple_auth_manager_passwords.json.generated").read_text())
-    body = {"username": "admin", "password": passwords["admin"]}
-    return processes.get_json(f"{api}/auth/token", method="POST", body=body)["access_token"]
-
-
-def _dag_ids(api: str, token: str, seconds: float = 90) -> set[str]:
+def _dag_ids(api: AirflowApi, seconds: float = 90) -> set[str]:
     """The DAGs the API lists, once the DAG processor has parsed every file (or the time is up)."""
     expected = {f"ingest_{name}" for name in load_contracts()} | {"build_warehouse", "retention"}
     deadline = time.monotonic() + seconds
     while True:
-        listed = {d["dag_id"] for d in processes.get_json(f"{api}/api/v2/dags?limit=100", token)["dags"]}
+        listed = {d["dag_id"] for d in api.call("dags?limit=100")["dags"]}
         if listed >= expected or time.monotonic() > deadline:
             return listed
         time.sleep(2)
@@ -91,11 +85,11 @@ def test_make_airflow_serves_the_dags_and_stops_on_ctrl_c(tmp_path):
     try:
         processes.wait_http(f"{api}/api/v2/monitor/health", make, log)
         assert "auditor" in log.read_text(errors="replace"), "make airflow did not say how to sign in"
-        token = _admin_token(api, tmp_path / "airflow")
-        listed = _dag_ids(api, token)
+        admin = AirflowApi.sign_in(api, tmp_path / "airflow")
+        listed = _dag_ids(admin)
         expected = {f"ingest_{name}" for name in load_contracts()} | {"build_warehouse", "retention"}
         assert expected <= listed
-        page = _dags_page_lists(api, token, listed)
+        page = _dags_page_lists(api, admin.token, listed)
         assert "Sign in" not in page and all(dag_id in page for dag_id in listed)
         assert "FileNotFoundError" not in log.read_text(errors="replace"), processes.tail(log)
 

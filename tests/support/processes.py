@@ -13,7 +13,6 @@ children in groups of their own (`cdw airflow` does) but they stay in the sessio
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -22,6 +21,10 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from community_dw_tools.airflow_api import request_json as get_json
+
+__all__ = ["get_json"]
 
 
 def free_port() -> int:
@@ -72,16 +75,6 @@ def kill_session(sid: int) -> None:
     for pid in session_pids(sid):
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-
-
-def get_json(url: str, token: str | None = None, method: str = "GET", body: dict | None = None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read() or b"null")
 
 
 def wait_http(url: str, process: subprocess.Popen, log: Path, seconds: float = 150) -> None:
