@@ -30,7 +30,11 @@ with
 stays as (
 
     select * from {{ ref('stg_telecom_stays') }}
-    where stay_hour >= {{ dbt.dateadd('hour', -1, first_hour) }}
+    {#- The same stays twice over (the window starts on the hour): the filter on stay_start reaches the
+        raw scan, which then skips earlier days' row groups. #}
+    where
+        stay_hour >= {{ dbt.dateadd('hour', -1, first_hour) }}
+        and stay_start >= {{ dbt.dateadd('hour', -1, first_hour) }}
 
 ),
 

@@ -27,7 +27,11 @@ with
 stays as (
 
     select * from {{ ref('stg_telecom_stays') }}
-    where stay_hour >= cast({{ first_night }} as {{ dbt.type_timestamp() }})
+    {#- The same stays twice over (the window starts at midnight): the filter on stay_start reaches the
+        raw scan, which then skips earlier days' row groups. #}
+    where
+        stay_hour >= cast({{ first_night }} as {{ dbt.type_timestamp() }})
+        and stay_start >= cast({{ first_night }} as {{ dbt.type_timestamp() }})
 
 ),
 
