@@ -34,6 +34,7 @@ START = date(2026, 11, 1)
 DEMO_RESIDENTS = 50_000  # community_dw_tools.demo.DemoProfile: one street
 SEED = 20261125
 TARGET = 1.2
+BAD = ("error", "fail", "runtime error")
 
 
 def generate(root: Path, residents: int, days: int) -> None:
@@ -88,7 +89,13 @@ def build_day(root: Path, day_number: int) -> dict:
     target = root / "dbt-target"
     warehouse.declare_all_raw_tables()
     started = time.perf_counter()
-    invoke(["build", "--quiet", "--target-path", str(target)])
+    try:
+        invoke(["build", "--quiet", "--target-path", str(target)])
+    except RuntimeError:
+        results = json.loads((target / "run_results.json").read_text())["results"]
+        failed = [f"{r['unique_id']}: {r['status']} {r['message']}" for r in results if r["status"] in BAD]
+        print("\n".join(failed), file=sys.stderr)
+        raise
     dbt_seconds = time.perf_counter() - started
     kept = root / "run_results" / f"day-{day_number:02d}.json"
     kept.parent.mkdir(exist_ok=True)
