@@ -12,8 +12,11 @@ the page must work from the server it came from.
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
+import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -31,7 +34,8 @@ class Browser:
     def __enter__(self) -> Browser:
         from websockets.sync.client import connect
 
-        self._profile = tempfile.TemporaryDirectory(prefix="cdw-cdp-")
+        # Chromium's helper processes may still write to the profile for a moment after it exits.
+        self._profile = tempfile.TemporaryDirectory(prefix="cdw-cdp-", ignore_cleanup_errors=True)
         self._process = subprocess.Popen(
             headless(
                 self._profile.name,
@@ -42,6 +46,7 @@ class Browser:
             ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its renderers and helpers in one group, stopped together
         )
         port_file = Path(self._profile.name) / "DevToolsActivePort"
         deadline = time.monotonic() + 30
@@ -59,8 +64,11 @@ class Browser:
 
     def __exit__(self, *exc: object) -> None:
         self._socket.close()
-        self._process.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGTERM)
         self._process.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGKILL)  # any helper that outlived it
         self._profile.cleanup()
 
     def _call(self, method: str, session: str | None = None, **params: Any) -> dict:
