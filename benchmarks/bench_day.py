@@ -30,7 +30,7 @@ from pathlib import Path
 
 from community_dw import paths
 from community_dw.clock import local_now
-from community_dw_tools.airflow_api import AirflowApi, deliver, wait_until
+from community_dw_tools.airflow_api import AirflowApi, deliver, reschedules, wait_until
 
 SOURCES = ("population_registry", "health_services", "civil_affairs_assistance")
 DAGS = [f"ingest_{source}" for source in SOURCES]
@@ -113,12 +113,9 @@ def scheduler_day(root: Path, day: date, metadata_url: str, redis_url: str) -> d
         for dag in ("build_warehouse", *DAGS):
             api.set_paused(dag, False)
 
-        def sensors_waiting() -> bool:
-            runs = [api.runs(dag) for dag in DAGS]
-            return all(runs) and all(
-                api.task_state(dag, found[0]["dag_run_id"], "wait_for_delivery") == "up_for_reschedule"
-                for dag, found in zip(DAGS, runs, strict=True)
-            )
+        def sensors_waiting() -> bool:  # each source's scheduled run poked and found nothing yet
+            waited = reschedules(metadata_url, "wait_for_delivery")
+            return all(waited.get(dag) for dag in DAGS)
 
         wait_until("the day's scheduled runs waiting", sensors_waiting, 240)
         for source in SOURCES:
@@ -128,6 +125,10 @@ def scheduler_day(root: Path, day: date, metadata_url: str, redis_url: str) -> d
         seconds = time.monotonic() - started
         states = {dag: [run["state"] for run in api.runs(dag)] for dag in (*DAGS, "build_warehouse")}
         return {"seconds": seconds, "states": states, "builds": len(states["build_warehouse"])}
+    except Exception:
+        log.flush()
+        print((root / "make-airflow-distributed.log").read_text(errors="replace")[-4000:], file=sys.stderr)
+        raise
     finally:
         os.killpg(make.pid, signal.SIGINT)
         with contextlib.suppress(subprocess.TimeoutExpired):

@@ -84,6 +84,21 @@ class AirflowApi:
         return finished and not any(self.queued_asset_events(dag_id) for dag_id in dag_ids)
 
 
+def reschedules(metadata_url: str, task_id: str) -> dict[str, int]:
+    """dag_id -> how often its runs' `task_id` sensor was rescheduled (poked, not ready), from Airflow's
+    metadata database (task_reschedule), which the REST API does not serve."""
+    import psycopg
+
+    url = metadata_url.replace("+psycopg2", "").replace("+psycopg", "")
+    with psycopg.connect(url) as con:
+        rows = con.execute(
+            "select t.dag_id, count(*) from task_reschedule r join task_instance t on t.id = r.ti_id "
+            "where t.task_id = %s group by t.dag_id",
+            [task_id],
+        ).fetchall()
+    return dict(rows)
+
+
 def wait_until(
     what: str,
     done: Callable[[], T],
