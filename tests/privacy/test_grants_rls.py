@@ -144,6 +144,11 @@ def test_pg_roles_rls_and_hooks_are_idempotent(pg_warehouse) -> None:
     listed = ", ".join(f"'{role}'" for role in policy_roles)
     roles = pg_warehouse.query(f"select rolname, rolcanlogin from pg_roles where rolname in ({listed})")
     assert dict(roles) == dict.fromkeys(policy_roles, False)  # all there, none can log in
+    # ... and no group role (one that cannot log in) beyond the policy's.
+    groups = pg_warehouse.query(
+        "select rolname from pg_roles where rolname like 'cdw\\_%' and not rolcanlogin"
+    )
+    assert sorted(name for (name,) in groups) == sorted(policy_roles)
     # A second run re-applies roles, schema privileges, grants and policies without error.
     run_dbt(
         pg_warehouse.project,

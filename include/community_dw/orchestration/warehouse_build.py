@@ -3,8 +3,8 @@
 `dbt build` runs each model's tests right after it, and a failing test skips only the models that depend
 on it (an emergency's crowd alerts are still built when an appeals test fails); the failures fail the
 task, naming the nodes, and every test result is in audit.dbt_test_results (the on-run-end hook). The
-task is Cosmos' own dbt build operator, through dbt's Python runner in the worker, with dbt's partial
-parse of the prebuilt manifest (`cdw dbt-manifest`, run by `make`): parsing the DAG never starts dbt.
+task is Cosmos' own dbt build operator, through dbt's Python runner in the worker, starting from the
+parse state `cdw dbt-manifest` leaves in target/ (run by `make`): parsing the DAG never starts dbt.
 
 Why one task and not one per model (Cosmos' DbtTaskGroup), measured by `make bench` on 100,000
 residents against a plain `dbt build` of the same warehouse in one process (2026-12-03, this 2-core
