@@ -58,8 +58,13 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 
 def start_group(argv: list[str], env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
     """Start `argv` as the leader of a new process group (Ctrl-C at a terminal no longer reaches it
-    directly: `supervise` forwards it, once, to the whole group)."""
-    return subprocess.Popen(argv, env=venv_env(env), process_group=0, **popen)
+    directly: `supervise` forwards it, once, to the whole group).
+
+    Unbuffered: a service's output reaches a pipe or log file as it is printed, so the lines a
+    component prints on its way down are not lost with its buffer if it has to be killed (standalone's
+    "Shutting down components" went missing that way when its scheduler hung on Ctrl-C).
+    """
+    return subprocess.Popen(argv, env={**venv_env(env), "PYTHONUNBUFFERED": "1"}, process_group=0, **popen)
 
 
 def _signal_all(pgid: int, processes: list[psutil.Process], signum: int) -> None:
