@@ -19,7 +19,7 @@ help:
 	@echo "make bench-ingest  ingest a generated district-day and compare with plain reads/writes"
 	@echo "make lock     recompile requirements.txt from requirements.in"
 
-$(INSTALLED): requirements.txt pyproject.toml include/community_dw/data_docs_assets.py
+$(INSTALLED): requirements.txt pyproject.toml include/community_dw/data_docs_assets.py include/community_dw/_hmac_sha256.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	if command -v uv >/dev/null 2>&1; then \
 		uv pip install --python $(BIN)/python -r requirements.txt && \

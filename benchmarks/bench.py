@@ -113,7 +113,7 @@ def pseudonymize_part(root: Path) -> dict:
     distinct = len(set(messages))
     print(
         f"\npseudonymization of {len(values):,} telecom device hashes ({mean_bytes} bytes on average, "
-        f"{distinct:,} distinct: each is hashed once)"
+        f"{distinct:,} distinct; every value is hashed)"
     )
     print(f"  community_dw Pseudonymizer  {ours_rate:>12,.0f} values per CPU-second ({ours_wall:.2f} s wall)")
     print(
