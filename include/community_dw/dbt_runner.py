@@ -13,6 +13,15 @@ from community_dw import paths
 MANIFEST_PATH = paths.DBT_PROJECT_DIR / "target" / "manifest.json"
 
 
+def dbt_target() -> str:
+    """The dbt target: `postgres` when CDW_WAREHOUSE_URL names PostgreSQL (the loads go there, so the
+    build must too), else CDW_DBT_TARGET (default `duckdb`; tests point it at a PostgreSQL target of
+    their own)."""
+    from community_dw import warehouse
+
+    return "postgres" if warehouse.is_postgres() else os.environ.get("CDW_DBT_TARGET", "duckdb")
+
+
 def dbt_env() -> dict[str, str]:
     """Environment dbt needs: the warehouse and the target (defaults: embedded DuckDB).
 
@@ -23,11 +32,11 @@ def dbt_env() -> dict[str, str]:
 
     env = {
         "CDW_WAREHOUSE_PATH": str(paths.warehouse_path()),
-        "CDW_DBT_TARGET": os.environ.get("CDW_DBT_TARGET", "duckdb"),
+        "CDW_DBT_TARGET": dbt_target(),
     }
     if warehouse.is_postgres():
         role = os.environ.get("CDW_PG_ROLE", warehouse.ENGINEER_ROLE)
-        env |= {"CDW_DBT_TARGET": "postgres"} | warehouse.postgres_env(warehouse.warehouse_url(), role)
+        env |= warehouse.postgres_env(warehouse.warehouse_url(), role)
     return env
 
 

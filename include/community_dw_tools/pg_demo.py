@@ -133,7 +133,6 @@ def use_postgres(say=print) -> PgDemo | None:
         return None
     demo = prepare(warehouse.warehouse_url())
     os.environ["CDW_WAREHOUSE_URL"] = demo.pipeline_url
-    os.environ["CDW_DBT_TARGET"] = "postgres"  # read when the DAGs are parsed (Cosmos' profile)
     say(f"PostgreSQL warehouse {redacted(demo.owner_url)}: declared, access policy applied;")
     say("  the pipeline logs in as cdw_demo_pipeline (loads as cdw_loader, builds as cdw_engineer)")
     return demo

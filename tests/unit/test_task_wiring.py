@@ -37,3 +37,27 @@ def test_a_rejection_fails_the_task_without_retries():
     with pytest.raises(AirflowFailException, match=r"rule ENCODING .*row 3"):
         _fail_fast_on_rejection(rejected)
     assert _fail_fast_on_rejection(lambda: 7) == 7
+
+
+def test_the_dbt_target_follows_the_warehouse_url(monkeypatch):
+    """A PostgreSQL CDW_WAREHOUSE_URL alone points dbt (and the Cosmos profile parsed from it) at the
+    `postgres` target: loads into PostgreSQL and a build into the DuckDB file cannot happen together,
+    whatever CDW_DBT_TARGET says."""
+    import importlib
+
+    from community_dw import dbt_runner
+    from community_dw.orchestration import warehouse_build
+
+    try:
+        monkeypatch.setenv("CDW_DBT_TARGET", "duckdb")
+        monkeypatch.setenv("CDW_WAREHOUSE_URL", "postgresql://someone@db.example/warehouse")
+        assert dbt_runner.dbt_target() == "postgres"
+        assert dbt_runner.dbt_env()["CDW_DBT_TARGET"] == "postgres"
+        assert importlib.reload(warehouse_build).PROFILE_CONFIG.target_name == "postgres"
+
+        monkeypatch.delenv("CDW_WAREHOUSE_URL")
+        assert dbt_runner.dbt_target() == "duckdb"
+        assert importlib.reload(warehouse_build).PROFILE_CONFIG.target_name == "duckdb"
+    finally:
+        monkeypatch.undo()
+        importlib.reload(warehouse_build)  # as the session's environment has it

@@ -14,7 +14,7 @@ import os
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from community_dw import warehouse
+from community_dw import dbt_runner, warehouse
 from community_dw.warehouse.base import quote, relation_sql
 from community_dw.warehouse.duckdb import DuckDBWarehouse as DuckDBBackend
 from community_dw.warehouse.postgres import PostgresWarehouse as PostgresBackend
@@ -43,7 +43,7 @@ def postgres_connection(env: dict[str, str] | None = None) -> Any:
 def open_backend(target: str | None = None) -> Iterator[warehouse.Warehouse]:
     """The warehouse of the dbt target in use: postgres when CDW_WAREHOUSE_URL names PostgreSQL, else
     CDW_DBT_TARGET (duckdb by default)."""
-    target = target or ("postgres" if warehouse.is_postgres() else os.environ.get("CDW_DBT_TARGET", "duckdb"))
+    target = target or dbt_runner.dbt_target()
     if target == "postgres" and not warehouse.is_postgres():
         backend = PostgresBackend(postgres_connection())
         try:

@@ -17,14 +17,13 @@ is the plain build plus one task's start.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from cosmos import ProfileConfig
 from cosmos.constants import InvocationMode
 
 from community_dw import paths
-from community_dw.dbt_runner import dbt_env
+from community_dw.dbt_runner import dbt_env, dbt_target
 
 if TYPE_CHECKING:
     from typing import Any
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
 USER_DEFINED_MACROS = {"cdw_dbt_env": lambda name: dbt_env()[name]}
 PROFILE_CONFIG = ProfileConfig(
     profile_name="community_dw",
-    target_name=os.environ.get("CDW_DBT_TARGET", "duckdb"),
+    target_name=dbt_target(),  # from CDW_WAREHOUSE_URL when it names PostgreSQL
     profiles_yml_filepath=paths.DBT_PROJECT_DIR / "profiles.yml",
 )
 
