@@ -6,9 +6,9 @@ workers, so what one stages for the next lives in a shared store, never a worker
 credentials from the Airflow connection `CDW_STAGING_CONN_ID`), by default `file://<data dir>/work`
 (`paths.work_dir()`), which is shared when the data folder is (one machine, a mounted volume).
 
-Tables travel as uncompressed Arrow IPC files, written and read through the store's file objects, and
-memory-mapped back when the store is local, where Parquet spent seconds compressing pseudonyms that do
-not compress. Only the vault file (pseudonym -> original) holds plaintext identifiers: on a local store
+Tables travel as uncompressed Arrow IPC files (Parquet spent seconds compressing pseudonyms that do
+not compress), through the store's file objects, or on a local store through Arrow's own files and
+memory-mapped back. Only the vault file (pseudonym -> original) holds plaintext identifiers: on a local store
 it is created owner-only (a remote store's objects are as private as its bucket policy makes them).
 A batch's folder is removed once the batch is loaded or rejected, the vault file first (`discard`); the
 retention DAG purges what a crash left behind in a local store (`community_dw.retention`, `work_files`).
@@ -77,11 +77,22 @@ def _is_local(path: ObjectStoragePath) -> bool:
 
 
 def stage(table: pa.Table, path: ObjectStoragePath, private: bool = False) -> None:
-    """Write `table` as an Arrow IPC file at `path`; `private` (the vault pairs): owner-only locally."""
-    if private and _is_local(path):
-        path.unlink(missing_ok=True)
-        os.close(os.open(path.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    with path.open("wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+    """Write `table` as an Arrow IPC file at `path`; `private` (the vault pairs): owner-only locally.
+
+    A local store is written through Arrow's own file (`pa.OSFile`), as it is read back (memory-mapped):
+    the store's file object wraps every write in Airflow's hook-lineage tracking, whose first call loads
+    every Airflow plugin (Cosmos, OpenLineage, the example plugins), 1.4 s of an idle process and 2-8 s
+    on a loaded machine, about half of a small source's pipeline. A remote store is written through its
+    file object.
+    """
+    if _is_local(path):
+        if private:
+            path.unlink(missing_ok=True)
+            os.close(os.open(path.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        sink = pa.OSFile(path.path, "wb")  # truncates: an owner-only file keeps its mode
+    else:
+        sink = path.open("wb")
+    with sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
 
 
