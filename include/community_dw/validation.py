@@ -41,6 +41,18 @@ IMPLAUSIBLE_DATE = "IMPLAUSIBLE_DATE"
 IMPLAUSIBLE_AGE = "IMPLAUSIBLE_AGE"
 ID_CHECKSUM = "ID_CHECKSUM"
 GATE_TABLE = "gate_batch"  # the batch as GX sees it, an Arrow table registered in DuckDB
+# GX's counts for every expectation (BASIC: element, missing and unexpected counts), no values
+# (`partial_unexpected_count` 0 makes GX's value queries `limit 0`), and for each map expectation the
+# query that selects its failing rows, which the gate runs only for the row rules that failed. COMPLETE
+# listed every failing row (and fetched every unexpected value, then dropped it) for every expectation,
+# passed or not: a second full-table query per expectation.
+RESULT_FORMAT = {
+    "result_format": "BASIC",
+    "unexpected_index_column_names": [SOURCE_ROW],
+    "exclude_unexpected_values": True,
+    "return_unexpected_index_query": True,
+    "partial_unexpected_count": 0,
+}
 
 
 @dataclass(frozen=True)
@@ -292,14 +304,14 @@ def _let_gx_keep_duckdb_connections() -> None:
         )
 
 
-def _failing_rows(details: dict[str, Any]) -> list[int] | None:
-    """Source row numbers from GX's `unexpected_index_list` (values excluded), or None if GX gave none."""
-    listed = details.get("unexpected_index_list")
-    if listed is None:
+def _failing_rows(con: Any, details: dict[str, Any]) -> list[int] | None:
+    """Source row numbers of a failed map expectation, by GX's own `unexpected_index_query` run in the
+    gate's DuckDB with only `_source_row` selected (values never leave it); None if GX gave no query."""
+    query = details.get("unexpected_index_query")
+    if not isinstance(query, str):
         return None
-    # With values excluded GX gives one entry holding a list of rows; otherwise one entry per row.
-    values = [entry[SOURCE_ROW] for entry in listed]
-    return [int(v) for value in values for v in (value if isinstance(value, list) else [value])]
+    query = query.strip().removesuffix(";")  # GX ends its compiled query with a semicolon
+    return [row for (row,) in con.execute(f"select {SOURCE_ROW} from ({query}) as unexpected").fetchall()]
 
 
 def _duplicated_rows(con: Any, columns: list[str]) -> list[int]:
@@ -321,10 +333,9 @@ def _rows_to_quarantine(con: Any, kwargs: dict[str, Any], details: dict[str, Any
         # GX returns at most 200 of them; the expectation's own query lists them all.
         query = kwargs["unexpected_rows_query"].replace("{batch}", GATE_TABLE)
         return [row for (row,) in con.execute(query).fetchall()]
-    rows = _failing_rows(details)
-    if rows is None and "column_list" in kwargs:
-        rows = _duplicated_rows(con, kwargs["column_list"])
-    return rows or []
+    if "column_list" in kwargs:
+        return _duplicated_rows(con, kwargs["column_list"])
+    return _failing_rows(con, details) or []
 
 
 def run_gate(
@@ -336,8 +347,9 @@ def run_gate(
     """Validate a pseudonymized batch with the source's suite, inside DuckDB.
 
     The Arrow table is registered in an in-memory DuckDB (no copy) and GX's SQL engine runs the suite
-    there as aggregate queries, so a 20-million-row day is never turned into a pandas frame. Failing rows
-    come back as `_source_row` numbers only (`exclude_unexpected_values`), never as cell values.
+    there as aggregate queries, so a 20-million-row day is never turned into a pandas frame. GX returns
+    counts only (`RESULT_FORMAT`); the failing rows of a failed row rule are selected by its own query,
+    as `_source_row` numbers only, never as cell values.
 
     `as_of` is the batch's date, what "in the future" and "older than" mean for plausibility: the
     interval the batch covers (`LandedBatch.interval_date`), so a batch gets the same verdict whenever it
@@ -373,21 +385,13 @@ def run_gate(
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{contract.name}-gate", data=batch_definition, suite=suite)
         )
-        # Enough room to list every failing row of a batch the bad-row limit would still accept.
-        row_limit = max(1000, int(table.num_rows * contract.max_bad_row_share) + 1)
         results = definition.run(
             expectation_parameters={
                 **reference_codes(),
                 **gate_parameters(contract, as_of),
                 **(parameters or {}),
             },
-            result_format={
-                "result_format": "COMPLETE",
-                "unexpected_index_column_names": [SOURCE_ROW],
-                "exclude_unexpected_values": True,
-                "return_unexpected_index_query": False,
-                "partial_unexpected_count": row_limit,
-            },
+            result_format=RESULT_FORMAT,
         )
         gate = GateResult(validation_result=results)
         for result in results.results:
@@ -417,10 +421,10 @@ def run_gate(
             )
             if meta["severity"] == "row" and not result.success:
                 rows = _rows_to_quarantine(con, config.kwargs, details)
-                if len(rows) < unexpected <= row_limit:
+                if len(rows) != unexpected:
                     raise RuntimeError(
                         f"{contract.name}: {config.type} on {column} found {unexpected} failing rows but "
-                        f"only {len(rows)} were identified; refusing to guess which to quarantine."
+                        f"{len(rows)} were identified; refusing to guess which to quarantine."
                     )
                 gate.row_problems.extend(
                     RowProblem(row, column, meta["reason_code"], config.type) for row in rows
