@@ -64,17 +64,25 @@ def _context():
             "class_name": "TupleFilesystemStoreBackend",
             "base_directory": str(stores / folder),
         }
+    # GX's own views with Jinja's bytecode cache (community_dw.data_docs_views), which GX imports by name.
+    page_view = {"module_name": "community_dw.data_docs_views", "class_name": "CachedPageView"}
+    index_view = {"module_name": "community_dw.data_docs_views", "class_name": "CachedIndexPageView"}
     config.data_docs_sites = {
         SITE_NAME: {
             "class_name": "SiteBuilder",
             "show_how_to_buttons": False,
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir())},
+            # Merged into GX's default sections: only their view changes.
+            "site_section_builders": {
+                section: {"view": page_view} for section in ("expectations", "validations", "profiling")
+            },
             # The index lists the newest results only: GX reads every listed result to draw it, so an
             # index of a year of hourly batches would cost each batch seconds. Older pages stay on disk
             # and every result stays in audit.dq_results.
             "site_index_builder": {
                 "class_name": "DefaultSiteIndexBuilder",
                 "validation_results_limit": index_limit(),
+                "view": index_view,
             },
         }
     }
