@@ -47,7 +47,9 @@ def _delivered_text(values: pa.Array | pa.ChunkedArray, col: Column) -> pa.Array
         return values
     if col.normalize:
         values = normalize(col.normalize, values)
-    return pc.if_else(pc.equal(pc.utf8_trim_whitespace(values), ""), None, values)
+    # Empty or only (Unicode) whitespace; a column without such a cell is returned as it is, not copied.
+    blank = pc.or_(pc.equal(pc.binary_length(values), 0), pc.utf8_is_space(values))
+    return pc.if_else(blank, None, values) if pc.any(blank).as_py() else values
 
 
 def _not_a(col: Column) -> str:
