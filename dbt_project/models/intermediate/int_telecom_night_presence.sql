@@ -13,12 +13,12 @@
 ) }}
 {%- set night_start = var('night_start_hour') | int -%}
 {%- set night_end = var('night_end_hour') | int -%}
-{#- The first night to rebuild, as a constant so that the filter on the stays reaches the raw scan. -#}
-{%- set first_night = "cast('1900-01-01' as date)" -%}
+{#- The first night to rebuild (none: every night); the stays are read by telecom_night_stays. -#}
+{%- set first_night = none -%}
 {%- if is_incremental() and execute -%}
     {%- set latest = run_query('select max(night_date) from ' ~ this).columns[0].values()[0] -%}
     {%- if latest is not none -%}
-        {%- set first_night = "cast('" ~ (latest - modules.datetime.timedelta(days=1)) ~ "' as date)" -%}
+        {%- set first_night = latest - modules.datetime.timedelta(days=1) -%}
     {%- endif -%}
 {%- endif %}
 
@@ -27,11 +27,9 @@ with
 stays as (
 
     select * from {{ ref('stg_telecom_stays') }}
-    {#- The same stays twice over (the window starts at midnight): the filter on stay_start reaches the
-        raw scan, which then skips earlier days' row groups. #}
-    where
-        stay_hour >= cast({{ first_night }} as {{ dbt.type_timestamp() }})
-        and stay_start >= cast({{ first_night }} as {{ dbt.type_timestamp() }})
+    {#- The night hours of the nights rebuilt, then every later stay: ranges on stay_start reach the
+        raw scan, which then skips earlier days' row groups and the daytime between the nights. #}
+    where {{ telecom_night_stays(first_night) }}
 
 ),
 
