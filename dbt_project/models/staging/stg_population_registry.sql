@@ -2,10 +2,16 @@
     one on or before var('as_of_date')). Direct identifiers stay pseudonyms; only those the warehouse
     needs are kept. -#}
 {%- set as_of_date = var('as_of_date') -%}
+{#- The raw register holds every daily snapshot loaded, and `source` is read twice (the batches, then
+    the latest batch's rows): not materialized, so that only the batch columns are read for the first
+    and the join on the latest batch filters the scan for the second, instead of a copy of every
+    snapshot's rows first (a cost growing with each day the register is delivered). -#}
 
 with
 
-{{ import_ctes({'source': source('population_registry', 'population_registry')}) }}
+{{ import_ctes(
+    {'source': source('population_registry', 'population_registry')}, not_materialized=['source']
+) }}
 
 batches as (
 
