@@ -63,7 +63,7 @@ class ProtectedBatch(Handoff):
 
 @dataclass(frozen=True)
 class ValidatedBatch(Handoff):
-    """A batch that passed the gate, staged as accepted and quarantined rows ready to load."""
+    """A batch that passed the gate: its protected rows and its quarantined rows, staged, ready to load."""
 
     landed: dict
     work_dir: str
@@ -221,15 +221,15 @@ def _validate(contract: Contract, landed: LandedBatch, protected: ProtectedBatch
             row=first.row,
             column=first.column,
         )
-    stage(split.accepted, work / "accepted.arrow")
+    # The accepted rows are the protected ones minus the quarantined: the loader takes them from
+    # protected.arrow, so they are not copied and staged a second time.
     stage(split.quarantined, work / "quarantined.arrow")
     stage(_problems_table(split.problems), work / "problems.arrow")
-    (work / "protected.arrow").unlink(missing_ok=True)
     return ValidatedBatch(
         landed=protected.landed,
         work_dir=protected.work_dir,
         received_rows=protected.received_rows,
-        accepted_rows=split.accepted.num_rows,
+        accepted_rows=split.accepted_count,
         quarantined_rows=split.quarantined.num_rows,
         key_fingerprint=protected.key_fingerprint,
         reason_counts=dict(split.reason_counts()),

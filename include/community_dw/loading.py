@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from community_dw import ledger, warehouse
 from community_dw.clock import utc_now
 from community_dw.contracts import get_contract
+from community_dw.quarantine import accepted_rows
 from community_dw.staging import discard, folder_at, staged
 from community_dw.transports.base import LandedBatch
 
@@ -45,10 +46,10 @@ def load(validated: ValidatedBatch, run_id: str | None = None) -> dict:
             # A batch has one `loaded` record, its current state; rejected attempts stay as history.
             con.execute("delete from audit.batch_ledger where batch_id = ? and status = 'loaded'", batch)
             constants = {"_batch_id": landed.batch_id, "_loaded_at": now}
-            con.append_arrow(contract.raw_table, staged(work / "accepted.arrow"), constants)
-            con.append_arrow(
-                f"{contract.raw_table}_quarantine", staged(work / "quarantined.arrow"), constants
-            )
+            quarantined = staged(work / "quarantined.arrow")
+            accepted = accepted_rows(staged(work / "protected.arrow"), quarantined)
+            con.append_arrow(contract.raw_table, accepted, constants)
+            con.append_arrow(f"{contract.raw_table}_quarantine", quarantined, constants)
             problems = staged(work / "problems.arrow")
             con.append_arrow(
                 "audit.quarantine_index",

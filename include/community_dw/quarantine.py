@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,12 +19,30 @@ from community_dw.parsing import SOURCE_ROW
 
 @dataclass
 class Split:
-    accepted: pa.Table
+    table: pa.Table  # every row of the batch
     quarantined: pa.Table
     problems: list[RowProblem]
 
+    @cached_property
+    def accepted(self) -> pa.Table:
+        """The rows without a problem; copied only when asked for (the loader takes them from `table`)."""
+        return accepted_rows(self.table, self.quarantined)
+
+    @property
+    def accepted_count(self) -> int:
+        return self.table.num_rows - self.quarantined.num_rows
+
     def reason_counts(self) -> Counter[str]:
         return Counter(p.reason for p in self.problems)
+
+
+def accepted_rows(table: pa.Table, quarantined: pa.Table) -> pa.Table:
+    """The rows of `table` whose `_source_row` is not among the quarantined rows'."""
+    if quarantined.num_rows == 0:
+        return table
+    return table.filter(
+        pc.invert(pc.is_in(table.column(SOURCE_ROW), value_set=quarantined.column(SOURCE_ROW)))
+    )
 
 
 def first_reason_per_cell(problems: list[RowProblem]) -> list[RowProblem]:
@@ -47,9 +66,7 @@ def split_rows(table: pa.Table, problems: list[RowProblem]) -> Split:
             f"{problem.reason}({problem.column})" if problem.column else problem.reason
         )
     bad_rows = pa.array(sorted(by_row), pa.int32())
-    is_bad = pc.is_in(table.column(SOURCE_ROW), value_set=bad_rows)
-    accepted = table.filter(pc.invert(is_bad))
-    quarantined = table.filter(is_bad).sort_by(SOURCE_ROW)
+    quarantined = table.filter(pc.is_in(table.column(SOURCE_ROW), value_set=bad_rows)).sort_by(SOURCE_ROW)
     reasons = ["; ".join(by_row[row]) for row in quarantined.column(SOURCE_ROW).to_pylist()]
     quarantined = quarantined.append_column("_reasons", pa.array(reasons, pa.string()))
-    return Split(accepted, quarantined, problems)
+    return Split(table, quarantined, problems)
